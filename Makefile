@@ -1,0 +1,104 @@
+# Signalbox: build, run and test.
+#
+#   make run     install what is missing (no browser bits), build the release
+#                binary and serve it (default http://127.0.0.1:3000, data ./data)
+#                  make run ADDR=127.0.0.1:8080 DATA_DIR=/tmp/sb
+#   make test    everything CI runs: setup, fmt, clippy (server + wasm), debug
+#                build, cargo tests, Playwright end-to-end tests
+#   make e2e     only the end-to-end tests against target/debug/signalbox
+#                  make e2e E2E_ARGS="--project nojs"
+#
+# CI runs `bash .ci/run`, which is `make test`.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+# The steps of `test` must run in order even under `make -j`.
+.NOTPARALLEL:
+
+ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
+
+# wasm-opt (npm binaryen, installed by .ci/setup) and the cargo-installed tools.
+export PATH := $(ROOT)/.ci/tools/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+
+# `make run` options; unset means the binary's defaults (127.0.0.1:3000, ./data).
+ADDR ?=
+DATA_DIR ?=
+SERVE_ARGS := $(if $(ADDR),--addr $(ADDR)) $(if $(DATA_DIR),--data-dir $(DATA_DIR))
+
+# Extra arguments for `playwright test`, e.g. E2E_ARGS="--project js -g marker".
+E2E_ARGS ?=
+
+# Upper bounds per step, so a hung step cannot eat CI's whole budget. Cold
+# tool installs (cargo-leptos ~22 min, wasm-bindgen ~5 min) dominate setup.
+SETUP_TIMEOUT ?= 50m
+CARGO_TIMEOUT ?= 40m
+E2E_TIMEOUT ?= 20m
+# In a terminal, --foreground lets Ctrl-C reach the bounded command; in CI the
+# whole process group is signalled on timeout.
+TIMEOUT := timeout --kill-after=30s $(if $(CI),,--foreground)
+
+.PHONY: help run test setup setup-run build build-release fmt-check clippy clippy-ssr \
+        clippy-hydrate unit e2e serve clean
+
+help:
+	@sed -n '1,/^$$/p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
+
+# --- main targets ----------------------------------------------------------------
+
+run: setup-run build-release
+	@echo "== serve"
+	exec ./target/release/signalbox serve $(SERVE_ARGS)
+
+# (e2e goes last: its closing "e2e: N passed, N failed" line ends the output.)
+test: setup fmt-check clippy build unit e2e
+
+# --- steps -------------------------------------------------------------------------
+
+setup:
+	@echo "== .ci/setup"
+	$(TIMEOUT) $(SETUP_TIMEOUT) .ci/setup
+
+setup-run:
+	@echo "== .ci/setup --no-e2e"
+	$(TIMEOUT) $(SETUP_TIMEOUT) .ci/setup --no-e2e
+
+fmt-check:
+	@echo "== cargo fmt --check"
+	cargo fmt --all --check
+
+clippy: clippy-ssr clippy-hydrate
+
+clippy-ssr:
+	@echo "== cargo clippy (ssr)"
+	$(TIMEOUT) $(CARGO_TIMEOUT) cargo clippy --features ssr --all-targets -- -D warnings
+
+clippy-hydrate:
+	@echo "== cargo clippy (hydrate, wasm32)"
+	$(TIMEOUT) $(CARGO_TIMEOUT) cargo clippy --lib --features hydrate --target wasm32-unknown-unknown -- -D warnings
+
+build:
+	@echo "== cargo leptos build (debug)"
+	$(TIMEOUT) $(CARGO_TIMEOUT) cargo leptos build
+
+build-release:
+	@echo "== cargo leptos build --release"
+	@command -v wasm-opt >/dev/null || { echo "wasm-opt not on PATH: run .ci/setup" >&2; exit 1; }
+	$(TIMEOUT) $(CARGO_TIMEOUT) cargo leptos build --release
+
+unit:
+	@echo "== cargo test --features ssr"
+	$(TIMEOUT) $(CARGO_TIMEOUT) cargo test --features ssr
+
+e2e:
+	@echo "== end-to-end tests (Playwright, target/debug/signalbox)"
+	E2E_TIMEOUT=$(E2E_TIMEOUT) .ci/e2e $(E2E_ARGS)
+
+# Serve the last release build without rebuilding.
+serve:
+	exec ./target/release/signalbox serve $(SERVE_ARGS)
+
+clean:
+	cargo clean
+	rm -rf end2end/test-results end2end/playwright-report

@@ -1,0 +1,8 @@
+//! Wire types shared by server and browser, and the server functions the pages call.
+
+pub mod frames;
+pub mod functions;
+pub mod views;
+
+pub use frames::{ClientOp, OpKind, ServerFrame};
+pub use views::{PipelineCard, PipelineView, RunView};

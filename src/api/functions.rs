@@ -1,0 +1,73 @@
+//! Server functions: thin wrappers that take the shared state from context and call into
+//! `server::`. Mutations use POST (the default encoding) and the server checks nothing else
+//! yet; authentication and Origin checks arrive with the security work.
+
+use super::views::{PipelineCard, PipelineView, RunView};
+use crate::domain::{LogLine, RunSummary};
+use leptos::prelude::*;
+use std::collections::BTreeMap;
+
+#[cfg(feature = "ssr")]
+fn app_state() -> Result<crate::server::state::AppState, ServerFnError> {
+    use_context::<crate::server::state::AppState>().ok_or_else(|| ServerFnError::new("server state missing"))
+}
+
+#[server(prefix = "/fn")]
+pub async fn list_pipelines() -> Result<Vec<PipelineCard>, ServerFnError> {
+    Ok(app_state()?.catalog.all().map(|p| PipelineCard::from(p.as_ref())).collect())
+}
+
+#[server(prefix = "/fn")]
+pub async fn recent_runs(limit: u32) -> Result<Vec<RunSummary>, ServerFnError> {
+    let filter = crate::server::store::RunFilter { limit: limit.clamp(1, 200), ..Default::default() };
+    app_state()?.runs.list(&filter).await.map_err(|e| ServerFnError::new(e.to_string()))
+}
+
+#[server(prefix = "/fn")]
+pub async fn load_pipeline(id: String) -> Result<Option<PipelineView>, ServerFnError> {
+    Ok(app_state()?.catalog.get(&id).map(|entry| PipelineView {
+        card: PipelineCard::from(entry.pipeline.as_ref()),
+        graph: entry.pipeline.graph(),
+    }))
+}
+
+/// Starts a run and sends the browser to its page (a 302 for a plain form post).
+#[server(prefix = "/fn")]
+pub async fn start_run(pipeline: String, params: Option<BTreeMap<String, String>>) -> Result<(), ServerFnError> {
+    let state = app_state()?;
+    let params = params.unwrap_or_default();
+    let (summary, _) = crate::server::commands::start_pipeline_run(&state, &pipeline, &params, None)
+        .await
+        .map_err(|e| ServerFnError::new(e.to_string()))?;
+    leptos_axum::redirect(&format!("/runs/{}", summary.id));
+    Ok(())
+}
+
+#[server(prefix = "/fn")]
+pub async fn load_run(id: String) -> Result<Option<RunView>, ServerFnError> {
+    use crate::server::runs::RunError;
+    let state = app_state()?;
+    let run = match state.runs.state(&id).await {
+        Ok(run) => run,
+        Err(RunError::UnknownRun(_)) => return Ok(None),
+        Err(e) => return Err(ServerFnError::new(e.to_string())),
+    };
+    let record = state.runs.store().run(&id).await.map_err(|e| ServerFnError::new(e.to_string()))?;
+    Ok(record.map(|record| RunView { graph: record.graph, state: run, now: chrono::Utc::now() }))
+}
+
+#[server(prefix = "/fn")]
+pub async fn step_logs(run: String, step: String, after: u64, limit: u32) -> Result<Vec<LogLine>, ServerFnError> {
+    app_state()?
+        .runs
+        .logs_after(&run, &step, after, limit.clamp(1, 5_000))
+        .await
+        .map_err(|e| ServerFnError::new(e.to_string()))
+}
+
+#[server(prefix = "/fn")]
+pub async fn cancel_run(run: String) -> Result<(), ServerFnError> {
+    let state = app_state()?;
+    crate::server::commands::cancel_run(&state, &run).await.map_err(|e| ServerFnError::new(e.to_string()))?;
+    Ok(())
+}

@@ -1,0 +1,44 @@
+//! What the pages load through server functions.
+
+use crate::domain::{Graph, ParamSpec, Pipeline, RunState};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A pipeline in the list on the home page.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PipelineCard {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub steps: usize,
+    pub params: BTreeMap<String, ParamSpec>,
+}
+
+impl From<&Pipeline> for PipelineCard {
+    fn from(p: &Pipeline) -> Self {
+        PipelineCard {
+            id: p.id.clone(),
+            name: p.name.clone(),
+            description: p.description.clone(),
+            steps: p.steps.len(),
+            params: p.params.clone(),
+        }
+    }
+}
+
+/// A pipeline page: its card and graph (the layout is computed from the graph on each side).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PipelineView {
+    pub card: PipelineCard,
+    pub graph: Graph,
+}
+
+/// A run page: the graph, the state as of `state.seq`, and the server's clock at that moment
+/// so server and browser render the same elapsed time before the browser's clock takes over.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunView {
+    pub graph: Graph,
+    pub state: RunState,
+    pub now: DateTime<Utc>,
+}

@@ -1,0 +1,351 @@
+//! The run reducer: `RunState::apply(event)` folds stored events into the state of a run.
+//! The server folds with it to build snapshots (and to reject illegal events before storing
+//! them); the browser folds live events with the very same code.
+
+use super::event::{EventKind, Seq, StoredEvent};
+use super::graph::Graph;
+use super::status::Status;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use thiserror::Error;
+
+/// Live state of one step.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
+pub struct StepState {
+    pub status: Status,
+    /// 0–100; set to 100 when the step succeeds.
+    pub progress: f64,
+    pub message: Option<String>,
+    pub rows: Option<u64>,
+    pub warnings: Vec<String>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Share of the run's overall percentage (copied from the graph).
+    pub weight: f64,
+}
+
+impl StepState {
+    /// Milliseconds the step has run, up to `now` while it is still running.
+    pub fn duration_ms(&self, now: DateTime<Utc>) -> Option<i64> {
+        let start = self.started_at?;
+        Some((self.finished_at.unwrap_or(now) - start).num_milliseconds().max(0))
+    }
+}
+
+/// Full state of a run as of `seq`: what a snapshot carries.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunState {
+    pub id: String,
+    /// The pipeline it runs, or `None` for an ad-hoc run created by a producer.
+    pub pipeline: Option<String>,
+    pub name: String,
+    pub seq: Seq,
+    pub status: Status,
+    pub params: BTreeMap<String, String>,
+    pub message: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub steps: BTreeMap<String, StepState>,
+}
+
+/// The short form of a run for lists and the `runs` topic.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub id: String,
+    pub pipeline: Option<String>,
+    pub name: String,
+    pub status: Status,
+    pub seq: Seq,
+    pub percent: f64,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// Why an event cannot be applied. Stored events always apply; these errors reject an event
+/// at ingest, before it is stored.
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum ApplyError {
+    #[error("event seq {got} does not follow seq {expected_after}")]
+    OutOfOrder { expected_after: Seq, got: Seq },
+    #[error("`step`: the run has no step `{0}`")]
+    UnknownStep(String),
+    #[error("`step`: step `{step}` already finished as {status}")]
+    StepFinished { step: String, status: Status },
+    #[error("`type`: step `{0}` already started")]
+    StepAlreadyStarted(String),
+    #[error("`type`: the run already finished as {0}")]
+    RunFinished(Status),
+    #[error("`type`: the run already started")]
+    RunAlreadyStarted,
+}
+
+impl RunState {
+    /// A fresh run with every step of `graph` pending.
+    pub fn new(id: &str, pipeline: Option<&str>, name: &str, graph: &Graph, created_at: DateTime<Utc>) -> Self {
+        RunState {
+            id: id.to_owned(),
+            pipeline: pipeline.map(str::to_owned),
+            name: name.to_owned(),
+            seq: 0,
+            status: Status::Pending,
+            params: BTreeMap::new(),
+            message: None,
+            created_at,
+            started_at: None,
+            finished_at: None,
+            steps: graph
+                .steps
+                .iter()
+                .map(|s| (s.id.clone(), StepState { weight: s.weight, ..StepState::default() }))
+                .collect(),
+        }
+    }
+
+    /// Applies one stored event. On error the state is unchanged.
+    pub fn apply(&mut self, event: &StoredEvent) -> Result<(), ApplyError> {
+        if event.seq != self.seq + 1 {
+            return Err(ApplyError::OutOfOrder { expected_after: self.seq, got: event.seq });
+        }
+        if self.status.is_terminal() {
+            return Err(ApplyError::RunFinished(self.status));
+        }
+        let ts = event.ts;
+        match &event.kind {
+            EventKind::RunStarted { params } => {
+                if self.status != Status::Pending {
+                    return Err(ApplyError::RunAlreadyStarted);
+                }
+                self.status = Status::Running;
+                self.started_at = Some(ts);
+                self.params = params.clone();
+            }
+            EventKind::RunFinished { status, message } => {
+                self.status = *status;
+                self.message = message.clone();
+                self.finished_at = Some(ts);
+                self.started_at.get_or_insert(ts);
+            }
+            EventKind::StepStarted { step } => {
+                let state = self.open_step(step)?;
+                if state.status == Status::Running {
+                    return Err(ApplyError::StepAlreadyStarted(step.clone()));
+                }
+                state.status = Status::Running;
+                state.started_at = Some(ts);
+                self.mark_running(ts);
+            }
+            EventKind::StepProgress { step, progress, message, rows } => {
+                let state = self.open_step(step)?;
+                if state.status == Status::Pending {
+                    state.status = Status::Running;
+                    state.started_at = Some(ts);
+                }
+                if let Some(p) = progress {
+                    state.progress = p.clamp(0.0, 100.0);
+                }
+                if message.is_some() {
+                    state.message = message.clone();
+                }
+                if rows.is_some() {
+                    state.rows = *rows;
+                }
+                self.mark_running(ts);
+            }
+            EventKind::StepWarning { step, message } => {
+                let state = self.open_step(step)?;
+                state.warnings.push(message.clone());
+            }
+            EventKind::StepFinished { step, status, message } => {
+                let state = self.open_step(step)?;
+                // A step that succeeded after warnings ends as `warning` (PROTOCOL.md).
+                state.status = if *status == Status::Success && !state.warnings.is_empty() {
+                    Status::Warning
+                } else {
+                    *status
+                };
+                if matches!(state.status, Status::Success | Status::Warning) {
+                    state.progress = 100.0;
+                }
+                if message.is_some() {
+                    state.message = message.clone();
+                }
+                state.finished_at = Some(ts);
+                if *status != Status::Skipped && *status != Status::Cancelled {
+                    state.started_at.get_or_insert(ts);
+                }
+                self.mark_running(ts);
+            }
+        }
+        self.seq = event.seq;
+        Ok(())
+    }
+
+    /// Folds a whole history; stops at the first event that does not apply.
+    pub fn fold<'a>(mut self, events: impl IntoIterator<Item = &'a StoredEvent>) -> Result<Self, ApplyError> {
+        for event in events {
+            self.apply(event)?;
+        }
+        Ok(self)
+    }
+
+    /// A step that exists and has not finished.
+    fn open_step(&mut self, step: &str) -> Result<&mut StepState, ApplyError> {
+        let state = self.steps.get_mut(step).ok_or_else(|| ApplyError::UnknownStep(step.to_owned()))?;
+        if state.status.is_terminal() {
+            return Err(ApplyError::StepFinished { step: step.to_owned(), status: state.status });
+        }
+        Ok(state)
+    }
+
+    /// Step activity implies the run is running, even when a producer never sent `run.started`.
+    fn mark_running(&mut self, ts: DateTime<Utc>) {
+        if self.status == Status::Pending {
+            self.status = Status::Running;
+            self.started_at = Some(ts);
+        }
+    }
+
+    /// Overall completion in percent, weighted by step weight: finished steps count whole,
+    /// running ones by their progress.
+    pub fn percent(&self) -> f64 {
+        let total: f64 = self.steps.values().map(|s| s.weight).sum();
+        if total <= 0.0 {
+            return if self.status.is_terminal() { 100.0 } else { 0.0 };
+        }
+        let done: f64 = self
+            .steps
+            .values()
+            .map(|s| {
+                let fraction = if s.status.is_terminal() { 1.0 } else { s.progress / 100.0 };
+                s.weight * fraction
+            })
+            .sum();
+        (done / total * 100.0).clamp(0.0, 100.0)
+    }
+
+    /// Milliseconds since the run started, up to `now` while it runs.
+    pub fn elapsed_ms(&self, now: DateTime<Utc>) -> Option<i64> {
+        let start = self.started_at?;
+        Some((self.finished_at.unwrap_or(now) - start).num_milliseconds().max(0))
+    }
+
+    pub fn summary(&self) -> RunSummary {
+        RunSummary {
+            id: self.id.clone(),
+            pipeline: self.pipeline.clone(),
+            name: self.name.clone(),
+            status: self.status,
+            seq: self.seq,
+            percent: self.percent(),
+            created_at: self.created_at,
+            started_at: self.started_at,
+            finished_at: self.finished_at,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::graph::tests::graph;
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap()
+    }
+
+    fn run() -> RunState {
+        RunState::new("r1", Some("p"), "P", &graph(&[("a", &[]), ("b", &["a"])]), at(0))
+    }
+
+    fn ev(seq: Seq, secs: i64, kind: EventKind) -> StoredEvent {
+        StoredEvent { seq, kind, id: None, ts: at(secs) }
+    }
+
+    fn progress(step: &str, p: f64) -> EventKind {
+        EventKind::StepProgress { step: step.into(), progress: Some(p), message: Some(format!("{p}%")), rows: Some(10) }
+    }
+
+    fn finished(step: &str, status: Status) -> EventKind {
+        EventKind::StepFinished { step: step.into(), status, message: None }
+    }
+
+    #[test]
+    fn folds_a_successful_run() {
+        let events = [
+            ev(1, 1, EventKind::RunStarted { params: BTreeMap::from([("env".into(), "prod".into())]) }),
+            ev(2, 2, EventKind::StepStarted { step: "a".into() }),
+            ev(3, 3, progress("a", 50.0)),
+            ev(4, 4, finished("a", Status::Success)),
+            ev(5, 5, progress("b", 20.0)),
+        ];
+        let state = run().fold(&events).unwrap();
+        assert_eq!(state.seq, 5);
+        assert_eq!(state.status, Status::Running);
+        assert_eq!(state.params["env"], "prod");
+        assert_eq!(state.steps["a"].status, Status::Success);
+        assert_eq!(state.steps["a"].progress, 100.0);
+        assert_eq!(state.steps["a"].duration_ms(at(99)), Some(2_000));
+        assert_eq!(state.steps["b"].status, Status::Running, "progress implies started");
+        assert_eq!(state.steps["b"].rows, Some(10));
+        assert!((state.percent() - 60.0).abs() < 1e-9);
+        assert_eq!(state.elapsed_ms(at(11)), Some(10_000));
+    }
+
+    #[test]
+    fn warnings_turn_success_into_warning() {
+        let events = [
+            ev(1, 1, EventKind::StepWarning { step: "a".into(), message: "disk".into() }),
+            ev(2, 2, finished("a", Status::Success)),
+        ];
+        let state = run().fold(&events).unwrap();
+        assert_eq!(state.steps["a"].status, Status::Warning);
+        assert_eq!(state.steps["a"].warnings, ["disk"]);
+    }
+
+    #[test]
+    fn illegal_transitions_are_errors_and_change_nothing() {
+        let mut state = run().fold(&[ev(1, 1, finished("a", Status::Failed))]).unwrap();
+        let before = state.clone();
+        assert_eq!(
+            state.apply(&ev(2, 2, progress("a", 10.0))),
+            Err(ApplyError::StepFinished { step: "a".into(), status: Status::Failed })
+        );
+        assert_eq!(state.apply(&ev(2, 2, progress("zzz", 10.0))), Err(ApplyError::UnknownStep("zzz".into())));
+        assert_eq!(state.apply(&ev(5, 2, progress("b", 10.0))), Err(ApplyError::OutOfOrder { expected_after: 1, got: 5 }));
+        assert_eq!(state, before);
+        state.apply(&ev(2, 2, EventKind::StepStarted { step: "b".into() })).unwrap();
+        assert_eq!(
+            state.apply(&ev(3, 3, EventKind::StepStarted { step: "b".into() })),
+            Err(ApplyError::StepAlreadyStarted("b".into()))
+        );
+        state.apply(&ev(3, 3, EventKind::RunFinished { status: Status::Failed, message: None })).unwrap();
+        assert_eq!(state.apply(&ev(4, 4, progress("b", 1.0))), Err(ApplyError::RunFinished(Status::Failed)));
+        assert_eq!(state.apply(&ev(4, 4, EventKind::RunStarted { params: BTreeMap::new() })), Err(ApplyError::RunFinished(Status::Failed)));
+    }
+
+    #[test]
+    fn folding_is_the_same_in_one_go_or_event_by_event() {
+        let events: Vec<StoredEvent> = (1..=40)
+            .map(|seq| {
+                let step = if seq <= 20 { "a" } else { "b" };
+                match seq {
+                    20 => ev(seq, seq as i64, finished("a", Status::Success)),
+                    40 => ev(seq, seq as i64, finished("b", Status::Success)),
+                    _ => ev(seq, seq as i64, progress(step, (seq % 20) as f64 * 5.0)),
+                }
+            })
+            .collect();
+        let whole = run().fold(&events).unwrap();
+        let mut incremental = run();
+        for chunk in events.chunks(7) {
+            incremental = incremental.fold(chunk).unwrap();
+            // A snapshot taken mid-way and serialised (as sent to a browser) resumes identically.
+            incremental = serde_json::from_str(&serde_json::to_string(&incremental).unwrap()).unwrap();
+        }
+        assert_eq!(whole, incremental);
+        assert_eq!(whole.percent(), 100.0);
+    }
+}

@@ -1,0 +1,95 @@
+//! The `signalbox` binary: `serve` runs the server, `validate` checks pipeline files.
+
+#[cfg(feature = "ssr")]
+mod cli {
+    use clap::{Parser, Subcommand};
+    use signalbox::server::catalog::read_pipeline;
+    use signalbox::server::config::ServeConfig;
+    use std::net::SocketAddr;
+    use std::path::PathBuf;
+    use std::process::ExitCode;
+
+    #[derive(Parser)]
+    #[command(name = "signalbox", version, about = "Pipelines as live graphs")]
+    struct Cli {
+        #[command(subcommand)]
+        command: Command,
+    }
+
+    #[derive(Subcommand)]
+    enum Command {
+        /// Run the server with the embedded defaults (SQLite, in-process bus, demo pipelines).
+        Serve {
+            #[arg(long, env = "SIGNALBOX_ADDR", default_value = "127.0.0.1:3000")]
+            addr: SocketAddr,
+            #[arg(long, env = "SIGNALBOX_DATA_DIR", default_value = "./data")]
+            data_dir: PathBuf,
+            /// A directory of pipeline TOML files to load beside the demos.
+            #[arg(long, env = "SIGNALBOX_PIPELINES")]
+            pipelines: Option<PathBuf>,
+        },
+        /// Check pipeline files; exit status 1 with the errors if any.
+        Validate {
+            #[arg(required = true)]
+            files: Vec<PathBuf>,
+        },
+    }
+
+    pub async fn main() -> anyhow::Result<ExitCode> {
+        match Cli::parse().command {
+            Command::Serve { addr, data_dir, pipelines } => {
+                tracing_subscriber::fmt()
+                    .with_env_filter(
+                        tracing_subscriber::EnvFilter::try_from_default_env()
+                            .unwrap_or_else(|_| "info,sqlx=warn,tower_http=warn".into()),
+                    )
+                    .init();
+                let listener = tokio::net::TcpListener::bind(addr).await?;
+                let config = ServeConfig { addr, data_dir, pipelines };
+                signalbox::server::serve::run(listener, config, shutdown_signal()).await?;
+                Ok(ExitCode::SUCCESS)
+            }
+            Command::Validate { files } => {
+                let mut failed = false;
+                for file in &files {
+                    match read_pipeline(file) {
+                        Ok(p) => println!("{}: ok ({} steps)", file.display(), p.steps.len()),
+                        Err(problems) => {
+                            failed = true;
+                            for problem in problems {
+                                eprintln!("{problem}");
+                            }
+                        }
+                    }
+                }
+                Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+            }
+        }
+    }
+
+    async fn shutdown_signal() {
+        let ctrl_c = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                }
+                Err(_) => std::future::pending().await,
+            }
+        };
+        tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+    }
+}
+
+#[cfg(feature = "ssr")]
+#[tokio::main]
+async fn main() -> anyhow::Result<std::process::ExitCode> {
+    cli::main().await
+}
+
+#[cfg(not(feature = "ssr"))]
+fn main() {
+    // The browser side starts in `lib.rs` (`hydrate`); this binary is only built with `ssr`.
+}

@@ -1,0 +1,16 @@
+//! Everything that runs only on the server (feature `ssr`): storage, the live hub, the
+//! executor, the HTTP API and WebSocket, and assembling them into one axum app.
+
+pub mod catalog;
+pub mod commands;
+pub mod config;
+pub mod error;
+pub mod executor;
+pub mod http;
+pub mod hub;
+pub mod ingest;
+pub mod runs;
+pub mod serve;
+pub mod state;
+pub mod store;
+pub mod ws;

@@ -1,0 +1,146 @@
+//! What users and producers can ask of runs: start a pipeline, create an ad-hoc run, cancel.
+//! Shared by the HTTP API and the server functions so both behave the same.
+
+use super::runs::RunError;
+use super::state::AppState;
+use super::store::RunRecord;
+use crate::domain::{EventKind, Graph, NewEvent, RunState, RunSummary, Status};
+use chrono::Utc;
+use std::collections::BTreeMap;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum CommandError {
+    #[error("no pipeline `{0}`")]
+    UnknownPipeline(String),
+    #[error("`params`: {0}")]
+    BadParams(String),
+    #[error("`id`: {0}")]
+    BadRunId(String),
+    #[error("`steps`: {}", .0.join("; "))]
+    BadGraph(Vec<String>),
+    #[error("run `{0}` is not running")]
+    NotRunning(String),
+    #[error(transparent)]
+    Run(#[from] RunError),
+}
+
+/// A run id is used in URLs and subjects: 1–128 characters of `[A-Za-z0-9._-]`.
+fn check_run_id(id: &str) -> Result<(), CommandError> {
+    let ok = !id.is_empty()
+        && id.len() <= 128
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(CommandError::BadRunId(format!("`{id}` must be 1-128 characters of A-Z, a-z, 0-9, `.`, `_`, `-`")))
+    }
+}
+
+/// A fresh run id: the pipeline (or "run") plus 12 random hex digits.
+fn new_run_id(prefix: &str) -> String {
+    let random = uuid::Uuid::new_v4().simple().to_string();
+    format!("{prefix}-{}", &random[..12])
+}
+
+/// Starts a run of a catalog pipeline with the built-in executor.
+pub async fn start_pipeline_run(
+    state: &AppState,
+    pipeline: &str,
+    params: &BTreeMap<String, String>,
+    id: Option<String>,
+) -> Result<(RunSummary, bool), CommandError> {
+    let entry = state.catalog.get(pipeline).ok_or_else(|| CommandError::UnknownPipeline(pipeline.to_owned()))?;
+    let params = entry.pipeline.resolve_params(params).map_err(CommandError::BadParams)?;
+    let id = match id {
+        Some(id) => {
+            check_run_id(&id)?;
+            id
+        }
+        None => new_run_id(&entry.pipeline.id),
+    };
+    let graph = entry.pipeline.graph();
+    let now = Utc::now();
+    let initial = RunState::new(&id, Some(&entry.pipeline.id), &entry.pipeline.name, &graph, now);
+    let record = RunRecord {
+        id: id.clone(),
+        pipeline: Some(entry.pipeline.id.clone()),
+        name: entry.pipeline.name.clone(),
+        graph,
+        executor: true,
+        created_at: now,
+        summary: initial.summary(),
+    };
+    let (summary, created) = state.runs.create(record).await?;
+    if created {
+        state.executor.spawn(id, entry.pipeline.clone(), params, entry.dir.clone());
+    }
+    Ok((summary, created))
+}
+
+/// Creates a run whose steps an external producer reports.
+pub async fn create_adhoc_run(
+    state: &AppState,
+    id: Option<String>,
+    name: Option<String>,
+    graph: Graph,
+) -> Result<(RunSummary, bool), CommandError> {
+    let problems: Vec<String> = graph.validate().iter().map(ToString::to_string).collect();
+    if !problems.is_empty() {
+        return Err(CommandError::BadGraph(problems));
+    }
+    let id = match id {
+        Some(id) => {
+            check_run_id(&id)?;
+            id
+        }
+        None => new_run_id("run"),
+    };
+    let name = name.filter(|n| !n.trim().is_empty()).unwrap_or_else(|| id.clone());
+    let now = Utc::now();
+    let initial = RunState::new(&id, None, &name, &graph, now);
+    let record = RunRecord { id: id.clone(), pipeline: None, name, graph, executor: false, created_at: now, summary: initial.summary() };
+    Ok(state.runs.create(record).await?)
+}
+
+/// Cancels a run: the executor stops its processes; an ad-hoc run is closed directly.
+pub async fn cancel_run(state: &AppState, run: &str) -> Result<RunSummary, CommandError> {
+    let current = state.runs.state(run).await?;
+    if current.status.is_terminal() {
+        return Err(CommandError::NotRunning(run.to_owned()));
+    }
+    if state.executor.cancel(run) {
+        // The executor reports the cancelled steps and the run's end as it stops.
+        return Ok(current.summary());
+    }
+    close_run(state, &current, Status::Cancelled, "cancelled").await?;
+    Ok(state.runs.state(run).await?.summary())
+}
+
+/// Ends every open step and the run itself with `status`.
+async fn close_run(state: &AppState, current: &RunState, status: Status, message: &str) -> Result<(), RunError> {
+    let mut events: Vec<NewEvent> = current
+        .steps
+        .iter()
+        .filter(|(_, s)| !s.status.is_terminal())
+        .map(|(step, s)| {
+            // A step that never started did not fail: it was cancelled with the run.
+            let step_status = if s.status == Status::Running { status } else { Status::Cancelled };
+            NewEvent::new(EventKind::StepFinished { step: step.clone(), status: step_status, message: Some(message.to_owned()) })
+        })
+        .collect();
+    events.push(NewEvent::new(EventKind::RunFinished { status, message: Some(message.to_owned()) }));
+    state.runs.append(&current.id, events).await
+}
+
+/// After a restart, runs the executor was running have no process any more: record that
+/// truthfully instead of leaving them "running" forever.
+pub async fn fail_interrupted_runs(state: &AppState) -> Result<usize, RunError> {
+    let orphans = state.runs.store().orphaned_runs().await?;
+    for run in &orphans {
+        let current = state.runs.state(run).await?;
+        close_run(state, &current, Status::Failed, "interrupted: the server stopped while this run was executing").await?;
+        tracing::warn!(run.id = %run, "marked interrupted run as failed");
+    }
+    Ok(orphans.len())
+}

@@ -1,0 +1,76 @@
+//! The one error type at the HTTP edge: a status, a stable code and a message for the client;
+//! internal details go to the log, not to the client.
+
+use super::commands::CommandError;
+use super::runs::RunError;
+use super::store::StoreError;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum AppError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Unprocessable(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl AppError {
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            AppError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            AppError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            AppError::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"),
+            AppError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        if let AppError::Internal(detail) = &self {
+            tracing::error!(error = %detail, "request failed");
+        }
+        let body = serde_json::json!({ "error": { "code": code, "message": self.to_string() } });
+        (status, Json(body)).into_response()
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        AppError::Internal(e.to_string())
+    }
+}
+
+impl From<RunError> for AppError {
+    fn from(e: RunError) -> Self {
+        match e {
+            RunError::UnknownRun(_) => AppError::NotFound(e.to_string()),
+            RunError::Rejected { .. } => AppError::Unprocessable(e.to_string()),
+            RunError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<CommandError> for AppError {
+    fn from(e: CommandError) -> Self {
+        match e {
+            CommandError::UnknownPipeline(_) => AppError::NotFound(e.to_string()),
+            CommandError::Run(e) => e.into(),
+            CommandError::NotRunning(_) => AppError::Conflict(e.to_string()),
+            CommandError::BadParams(_) | CommandError::BadRunId(_) | CommandError::BadGraph(_) => {
+                AppError::Unprocessable(e.to_string())
+            }
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! The built-in executor: runs a pipeline's shell steps in dependency order with at most
+//! `max_parallel` at once, reports everything through [`Runs`] (like any producer), skips the
+//! dependants of failed steps, and finishes the run with the status its steps earned.
+
+mod output;
+mod process;
+mod reporter;
+
+use super::runs::Runs;
+use crate::domain::{EventKind, NewEvent, Pipeline, Status, Step};
+use process::{run_attempt, Attempt, Launch};
+use reporter::Reporter;
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+pub use output::{parse as parse_output_line, OutputLine};
+
+/// How often an external step's state is re-read while waiting for its producer.
+const EXTERNAL_POLL: Duration = Duration::from_millis(500);
+
+pub struct Executor {
+    runs: Arc<Runs>,
+    /// Where each run gets a scratch working directory.
+    work_root: PathBuf,
+    /// Base URL handed to steps as `SIGNALBOX_URL` so nested programs can report.
+    public_url: String,
+    /// Cancellation handles of the runs executing now.
+    active: Mutex<HashMap<String, CancellationToken>>,
+}
+
+/// Everything a step task needs, shared by the steps of one run.
+struct RunContext {
+    runs: Arc<Runs>,
+    run: String,
+    cwd: PathBuf,
+    env: BTreeMap<String, String>,
+    cancel: CancellationToken,
+}
+
+impl Executor {
+    pub fn new(runs: Arc<Runs>, work_root: PathBuf, public_url: String) -> Self {
+        Executor { runs, work_root, public_url, active: Mutex::new(HashMap::new()) }
+    }
+
+    /// Starts executing a stored run in the background. `dir` is the pipeline file's folder,
+    /// where relative commands such as `./build.sh` resolve; without it the run gets a scratch
+    /// directory under the data directory.
+    pub fn spawn(self: &Arc<Self>, run: String, pipeline: Arc<Pipeline>, params: BTreeMap<String, String>, dir: Option<PathBuf>) {
+        let cancel = CancellationToken::new();
+        self.active.lock().unwrap_or_else(|e| e.into_inner()).insert(run.clone(), cancel.clone());
+        let this = Arc::clone(self);
+        tokio::spawn(async move {
+            this.execute(&run, &pipeline, params, dir, cancel).await;
+            this.active.lock().unwrap_or_else(|e| e.into_inner()).remove(&run);
+        });
+    }
+
+    /// Asks a running run to stop. Returns false when this executor is not running it.
+    pub fn cancel(&self, run: &str) -> bool {
+        match self.active.lock().unwrap_or_else(|e| e.into_inner()).get(run) {
+            Some(token) => {
+                token.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
+    async fn execute(
+        &self,
+        run: &str,
+        pipeline: &Pipeline,
+        params: BTreeMap<String, String>,
+        dir: Option<PathBuf>,
+        cancel: CancellationToken,
+    ) {
+        let started = std::time::Instant::now();
+        let report = |kind: EventKind| async move {
+            if let Err(error) = self.runs.append(run, vec![NewEvent::new(kind)]).await {
+                tracing::error!(run.id = %run, %error, "could not record run event");
+            }
+        };
+        report(EventKind::RunStarted { params: params.clone() }).await;
+        let cwd = match dir {
+            Some(dir) => dir,
+            None => {
+                let scratch = self.work_root.join(run);
+                if let Err(error) = tokio::fs::create_dir_all(&scratch).await {
+                    tracing::error!(run.id = %run, %error, "cannot create work directory");
+                }
+                scratch
+            }
+        };
+        let mut env = BTreeMap::from([
+            ("SIGNALBOX_URL".to_owned(), self.public_url.clone()),
+            ("SIGNALBOX_RUN".to_owned(), run.to_owned()),
+            // Empty until authentication exists; reporters send it as a bearer token.
+            ("SIGNALBOX_TOKEN".to_owned(), String::new()),
+        ]);
+        for (key, value) in &params {
+            env.insert(format!("SIGNALBOX_PARAM_{}", key.to_uppercase().replace('-', "_")), value.clone());
+        }
+        let context = Arc::new(RunContext { runs: Arc::clone(&self.runs), run: run.to_owned(), cwd, env, cancel: cancel.clone() });
+
+        let outcome = schedule(&context, pipeline).await;
+        let (status, message) = if cancel.is_cancelled() {
+            (Status::Cancelled, Some("cancelled".to_owned()))
+        } else if outcome.values().any(|s| *s == Status::Failed) {
+            let failed: Vec<&str> = pipeline.steps.iter().filter(|s| outcome.get(&s.id) == Some(&Status::Failed)).map(|s| s.id.as_str()).collect();
+            (Status::Failed, Some(format!("failed: {}", failed.join(", "))))
+        } else if outcome.values().any(|s| *s == Status::Warning) {
+            (Status::Warning, Some("finished with warnings".to_owned()))
+        } else {
+            (Status::Success, None)
+        };
+        report(EventKind::RunFinished { status, message }).await;
+        tracing::info!(run.id = %run, status = %status, duration_ms = started.elapsed().as_millis() as u64, "run finished");
+    }
+}
+
+/// Launches ready steps (all needs succeeded) up to `max_parallel`, skips steps whose needs
+/// failed, and after a cancel marks every step that never started as cancelled.
+async fn schedule(context: &Arc<RunContext>, pipeline: &Pipeline) -> HashMap<String, Status> {
+    let order: Vec<&Step> = match pipeline.graph().topo_order() {
+        Ok(order) => order.into_iter().map(|i| &pipeline.steps[i]).collect(),
+        Err(_) => pipeline.steps.iter().collect(),
+    };
+    let mut done: HashMap<String, Status> = HashMap::new();
+    let mut started: Vec<String> = Vec::new();
+    let mut tasks: JoinSet<(String, Status)> = JoinSet::new();
+    loop {
+        for step in &order {
+            if started.contains(&step.id) || done.contains_key(&step.id) {
+                continue;
+            }
+            let blocker = step.needs.iter().find(|n| done.get(*n).is_some_and(|s| !matches!(s, Status::Success | Status::Warning)));
+            if let Some(blocker) = blocker {
+                let (status, message) = if context.cancel.is_cancelled() {
+                    (Status::Cancelled, "cancelled".to_owned())
+                } else {
+                    (Status::Skipped, format!("skipped: `{blocker}` did not succeed"))
+                };
+                finish(context, &step.id, status, Some(message)).await;
+                done.insert(step.id.clone(), status);
+                continue;
+            }
+            let ready = step.needs.iter().all(|n| done.contains_key(n));
+            if ready && tasks.len() < pipeline.max_parallel && !context.cancel.is_cancelled() {
+                started.push(step.id.clone());
+                let (context, step) = (Arc::clone(context), (*step).clone());
+                tasks.spawn(async move {
+                    let status = run_step(&context, &step).await;
+                    (step.id, status)
+                });
+            }
+        }
+        match tasks.join_next().await {
+            Some(Ok((step, status))) => {
+                done.insert(step, status);
+            }
+            Some(Err(error)) => tracing::error!(run.id = %context.run, %error, "step task panicked"),
+            None => break,
+        }
+    }
+    for step in &order {
+        if !done.contains_key(&step.id) {
+            let status = if context.cancel.is_cancelled() { Status::Cancelled } else { Status::Skipped };
+            finish(context, &step.id, status, Some(status.to_string())).await;
+            done.insert(step.id.clone(), status);
+        }
+    }
+    done
+}
+
+async fn finish(context: &RunContext, step: &str, status: Status, message: Option<String>) {
+    let event = NewEvent::new(EventKind::StepFinished { step: step.to_owned(), status, message });
+    if let Err(error) = context.runs.append(&context.run, vec![event]).await {
+        tracing::error!(run.id = %context.run, step.id = %step, %error, "could not record step end");
+    }
+}
+
+/// Runs one step to its end, with retries, and reports its final status.
+async fn run_step(context: &RunContext, step: &Step) -> Status {
+    let Some(script) = &step.run else {
+        return wait_for_producer(context, step).await;
+    };
+    let mut reporter = Reporter::new(Arc::clone(&context.runs), &context.run, &step.id);
+    reporter.event(EventKind::StepStarted { step: step.id.clone() }).await;
+    let mut env = context.env.clone();
+    env.insert("SIGNALBOX_STEP".to_owned(), step.id.clone());
+    let timeout = step.timeout_ms.map(Duration::from_millis);
+    let attempts = step.retries + 1;
+    let mut attempt = 1;
+    let failure = loop {
+        let launch = Launch { script, cwd: &context.cwd, env: &env, timeout, cancel: &context.cancel };
+        let problem = match run_attempt(launch, &mut reporter).await {
+            Attempt::Exited(0) => {
+                reporter.event(EventKind::StepFinished { step: step.id.clone(), status: Status::Success, message: None }).await;
+                // The reducer turns a success after warnings into `warning`; so does the run.
+                return if reporter.warned() { Status::Warning } else { Status::Success };
+            }
+            Attempt::Cancelled => {
+                reporter.note("cancelled: the process group was killed".to_owned());
+                let cancelled = EventKind::StepFinished { step: step.id.clone(), status: Status::Cancelled, message: Some("cancelled".into()) };
+                reporter.event(cancelled).await;
+                return Status::Cancelled;
+            }
+            Attempt::Exited(code) => format!("exit code {code}"),
+            Attempt::Signalled(signal) => format!("killed by signal {}", signal.unwrap_or_default()),
+            Attempt::TimedOut => format!("timed out after {}", humanize(timeout.unwrap_or_default())),
+            Attempt::SpawnFailed(error) => format!("could not start `sh`: {error}"),
+        };
+        if attempt >= attempts {
+            break problem;
+        }
+        attempt += 1;
+        reporter.note(format!("attempt {} failed ({problem}); retrying ({attempt}/{attempts})", attempt - 1));
+        reporter.line("system", OutputLine::Message(format!("Retrying ({attempt}/{attempts}) after {problem}"))).await;
+    };
+    reporter.note(format!("step failed: {failure}"));
+    let status = if step.continue_on_error { Status::Warning } else { Status::Failed };
+    let message = if step.continue_on_error { format!("{failure} (continue_on_error)") } else { failure };
+    reporter.event(EventKind::StepFinished { step: step.id.clone(), status, message: Some(message) }).await;
+    status
+}
+
+/// An external step (no `run`): a producer reports it; the executor waits for its end,
+/// bounded by the step's timeout and the run's cancellation.
+async fn wait_for_producer(context: &RunContext, step: &Step) -> Status {
+    let deadline = step.timeout_ms.map(|ms| tokio::time::Instant::now() + Duration::from_millis(ms));
+    loop {
+        if let Ok(state) = context.runs.state(&context.run).await {
+            if let Some(status) = state.steps.get(&step.id).map(|s| s.status).filter(|s| s.is_terminal()) {
+                return status;
+            }
+        }
+        if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+            let message = format!("timed out after {} waiting for a producer", humanize(Duration::from_millis(step.timeout_ms.unwrap_or_default())));
+            finish(context, &step.id, Status::Failed, Some(message)).await;
+            return Status::Failed;
+        }
+        tokio::select! {
+            _ = context.cancel.cancelled() => {
+                finish(context, &step.id, Status::Cancelled, Some("cancelled".into())).await;
+                return Status::Cancelled;
+            }
+            _ = tokio::time::sleep(EXTERNAL_POLL) => {}
+        }
+    }
+}
+
+fn humanize(duration: Duration) -> String {
+    let secs = duration.as_secs();
+    match secs {
+        0 => format!("{}ms", duration.as_millis()),
+        1..=119 => format!("{secs}s"),
+        _ => format!("{}m{}s", secs / 60, secs % 60),
+    }
+}

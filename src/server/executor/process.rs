@@ -1,0 +1,126 @@
+//! Runs one attempt of a shell step: `sh -c` in its own process group, stdout and stderr read
+//! line by line through the output protocol, bounded by the step's timeout and the run's
+//! cancellation.
+
+use super::output::parse;
+use super::reporter::Reporter;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::Command;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// How often buffered output is reported while a step runs.
+const FLUSH_EVERY: Duration = Duration::from_millis(100);
+/// How long to keep reading output after the process exits (grandchildren may hold the pipes).
+const DRAIN_FOR: Duration = Duration::from_secs(2);
+
+/// How one attempt ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Attempt {
+    Exited(i32),
+    /// Killed by a signal (number) without an exit code.
+    Signalled(Option<i32>),
+    TimedOut,
+    Cancelled,
+    /// The shell could not be started at all.
+    SpawnFailed(String),
+}
+
+/// What a step's process needs from its surroundings.
+pub struct Launch<'a> {
+    pub script: &'a str,
+    pub cwd: &'a Path,
+    pub env: &'a BTreeMap<String, String>,
+    pub timeout: Option<Duration>,
+    pub cancel: &'a CancellationToken,
+}
+
+pub async fn run_attempt(launch: Launch<'_>, reporter: &mut Reporter) -> Attempt {
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg(launch.script)
+        .current_dir(launch.cwd)
+        .envs(launch.env)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        // Its own process group, so a timeout or cancel kills the whole tree (sh and its children).
+        .process_group(0);
+    let mut child = match command.spawn() {
+        Ok(child) => child,
+        Err(error) => return Attempt::SpawnFailed(error.to_string()),
+    };
+    let pid = child.id();
+    let (tx, mut rx) = mpsc::channel::<(&'static str, String)>(1024);
+    if let Some(out) = child.stdout.take() {
+        tokio::spawn(forward_lines(out, "stdout", tx.clone()));
+    }
+    if let Some(err) = child.stderr.take() {
+        tokio::spawn(forward_lines(err, "stderr", tx.clone()));
+    }
+    drop(tx);
+
+    let deadline = launch.timeout.map(|t| tokio::time::Instant::now() + t);
+    let mut tick = tokio::time::interval(FLUSH_EVERY);
+    let outcome = loop {
+        tokio::select! {
+            biased;
+            Some((stream, line)) = rx.recv() => reporter.line(stream, parse(&line)).await,
+            status = child.wait() => break match status {
+                Ok(status) => match status.code() {
+                    Some(code) => Attempt::Exited(code),
+                    None => Attempt::Signalled(std::os::unix::process::ExitStatusExt::signal(&status)),
+                },
+                Err(error) => Attempt::SpawnFailed(error.to_string()),
+            },
+            _ = sleep_until(deadline) => break Attempt::TimedOut,
+            _ = launch.cancel.cancelled() => break Attempt::Cancelled,
+            _ = tick.tick() => reporter.flush().await,
+        }
+    };
+    if matches!(outcome, Attempt::TimedOut | Attempt::Cancelled) {
+        kill_group(pid);
+        let _ = child.wait().await;
+    }
+    // Whatever the process printed before it ended still belongs to its log.
+    let drain_until = tokio::time::Instant::now() + DRAIN_FOR;
+    while let Ok(Some((stream, line))) = tokio::time::timeout_at(drain_until, rx.recv()).await {
+        reporter.line(stream, parse(&line)).await;
+    }
+    // Children that outlive the shell and keep printing are not waited for.
+    kill_group(pid);
+    reporter.flush().await;
+    outcome
+}
+
+async fn forward_lines(pipe: impl AsyncRead + Unpin, stream: &'static str, tx: mpsc::Sender<(&'static str, String)>) {
+    let mut lines = BufReader::new(pipe).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if tx.send((stream, line)).await.is_err() {
+            break;
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Kills the step's whole process group; harmless when it is already gone.
+fn kill_group(pid: Option<u32>) {
+    if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) {
+        // SAFETY: kill(2) with a negative pid signals that process group; no memory is touched.
+        unsafe {
+            libc::kill(-pid, libc::SIGKILL);
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! The HTTP API under `/api/v1` (PROTOCOL.md): pipelines, runs, events, logs, cancel.
+
+use super::commands::{cancel_run, create_adhoc_run, start_pipeline_run};
+use super::error::AppError;
+use super::ingest::parse_ingest_body;
+use super::state::AppState;
+use super::store::RunFilter;
+use super::ws::ws_handler;
+use crate::api::PipelineCard;
+use crate::domain::{Graph, GraphStep, Layout, Status};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+/// Largest accepted request body; larger ones get 413.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Most events or log lines one read returns.
+const MAX_PAGE: u32 = 10_000;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/pipelines", get(list_pipelines))
+        .route("/pipelines/{id}", get(get_pipeline))
+        .route("/runs", get(list_runs).post(create_run))
+        .route("/runs/{id}", get(get_run))
+        .route("/runs/{id}/events", get(get_events).post(post_events))
+        .route("/runs/{id}/steps/{step}/logs", get(get_logs))
+        .route("/runs/{id}/cancel", post(post_cancel))
+        .route("/ws", get(ws_handler))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+}
+
+async fn list_pipelines(State(state): State<AppState>) -> Json<Vec<PipelineCard>> {
+    Json(state.catalog.all().map(|p| PipelineCard::from(p.as_ref())).collect())
+}
+
+async fn get_pipeline(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, AppError> {
+    let entry = state.catalog.get(&id).ok_or_else(|| AppError::NotFound(format!("no pipeline `{id}`")))?;
+    let layout = Layout::compute(&entry.pipeline.graph());
+    Ok(Json(json!({ "pipeline": entry.pipeline, "layout": layout })))
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    pipeline: Option<String>,
+    status: Option<String>,
+    limit: Option<u32>,
+}
+
+async fn list_runs(State(state): State<AppState>, Query(q): Query<ListQuery>) -> Result<Response, AppError> {
+    let status = match q.status.as_deref() {
+        Some(s) => Some(Status::parse(s).ok_or_else(|| AppError::BadRequest(format!("`status`: unknown status `{s}`")))?),
+        None => None,
+    };
+    let filter = RunFilter { pipeline: q.pipeline, status, limit: q.limit.unwrap_or(50).clamp(1, 1000) };
+    Ok(Json(state.runs.list(&filter).await?).into_response())
+}
+
+/// `POST /runs` body: a pipeline run, or an ad-hoc run reported by a producer.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateRun {
+    pipeline: Option<String>,
+    #[serde(default)]
+    params: BTreeMap<String, String>,
+    id: Option<String>,
+    name: Option<String>,
+    steps: Option<Vec<AdhocStep>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdhocStep {
+    id: String,
+    name: Option<String>,
+    kind: Option<String>,
+    #[serde(default)]
+    needs: Vec<String>,
+    weight: Option<f64>,
+}
+
+async fn create_run(State(state): State<AppState>, body: Bytes) -> Result<Response, AppError> {
+    let request: CreateRun = serde_json::from_slice(&body).map_err(|e| AppError::BadRequest(format!("invalid run request: {e}")))?;
+    let (summary, created) = match (request.pipeline, request.steps) {
+        (Some(pipeline), None) => start_pipeline_run(&state, &pipeline, &request.params, request.id).await?,
+        (None, Some(steps)) => {
+            let graph = Graph {
+                steps: steps
+                    .into_iter()
+                    .map(|s| GraphStep {
+                        name: s.name.unwrap_or_else(|| s.id.clone()),
+                        kind: s.kind.unwrap_or_default(),
+                        needs: s.needs,
+                        weight: s.weight.unwrap_or(1.0),
+                        id: s.id,
+                    })
+                    .collect(),
+            };
+            create_adhoc_run(&state, request.id, request.name, graph).await?
+        }
+        (Some(_), Some(_)) => return Err(AppError::BadRequest("give either `pipeline` or `steps`, not both".into())),
+        (None, None) => return Err(AppError::BadRequest("missing field `pipeline` (or `steps` for an ad-hoc run)".into())),
+    };
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(summary)).into_response())
+}
+
+async fn get_run(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, AppError> {
+    let run = state.runs.state(&id).await?;
+    let percent = run.percent();
+    let mut body = serde_json::to_value(run).map_err(|e| AppError::Internal(e.to_string()))?;
+    body["percent"] = json!(percent);
+    Ok(Json(body).into_response())
+}
+
+#[derive(Deserialize)]
+struct EventsQuery {
+    since: Option<u64>,
+    limit: Option<u32>,
+}
+
+async fn get_events(State(state): State<AppState>, Path(id): Path<String>, Query(q): Query<EventsQuery>) -> Result<Response, AppError> {
+    let current = state.runs.state(&id).await?;
+    let events = state.runs.events_since(&id, q.since.unwrap_or(0), q.limit.unwrap_or(MAX_PAGE).clamp(1, MAX_PAGE)).await?;
+    Ok(Json(json!({ "run": id, "seq": current.seq, "events": events })).into_response())
+}
+
+async fn post_events(State(state): State<AppState>, Path(id): Path<String>, body: Bytes) -> Result<Response, AppError> {
+    let items = parse_ingest_body(&body).map_err(AppError::BadRequest)?;
+    let seqs = state.runs.ingest(&id, items).await?;
+    Ok(Json(json!({ "run": id, "seqs": seqs })).into_response())
+}
+
+#[derive(Deserialize)]
+struct LogsQuery {
+    after: Option<u64>,
+    limit: Option<u32>,
+}
+
+async fn get_logs(State(state): State<AppState>, Path((id, step)): Path<(String, String)>, Query(q): Query<LogsQuery>) -> Result<Response, AppError> {
+    let current = state.runs.state(&id).await?;
+    if !current.steps.contains_key(&step) {
+        return Err(AppError::NotFound(format!("run `{id}` has no step `{step}`")));
+    }
+    let lines = state.runs.logs_after(&id, &step, q.after.unwrap_or(0), q.limit.unwrap_or(1000).clamp(1, MAX_PAGE)).await?;
+    Ok(Json(json!({ "run": id, "step": step, "lines": lines })).into_response())
+}
+
+async fn post_cancel(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, AppError> {
+    Ok(Json(cancel_run(&state, &id).await?).into_response())
+}

@@ -1,0 +1,205 @@
+//! The built-in executor: dependency order, bounded parallelism, failures, skips, warnings,
+//! retries, timeouts, parameters and cancellation, observed through the public API.
+
+use crate::support::{pipelines, TestServer};
+use serde_json::{json, Value};
+use signalbox::domain::{EventKind, Status, StoredEvent};
+
+const PIPELINES: &[(&str, &str)] = &[
+    (
+        "branches.toml",
+        r#"
+id = "branches"
+max_parallel = 2
+[[steps]]
+id = "root"
+run = "echo '::rows 1_500'; echo '::message counted'"
+[[steps]]
+id = "breaks"
+needs = ["root"]
+run = "echo about to fail; exit 3"
+[[steps]]
+id = "after-break"
+needs = ["breaks"]
+run = "echo never"
+[[steps]]
+id = "later"
+needs = ["after-break"]
+run = "echo never"
+[[steps]]
+id = "sidecar"
+needs = ["root"]
+run = "echo '::warning disk almost full'; echo '::unknown thing'; echo '::progress 50 half'"
+[[steps]]
+id = "tolerated"
+needs = ["root"]
+continue_on_error = true
+run = "exit 1"
+"#,
+    ),
+    (
+        "parallel.toml",
+        r#"
+id = "parallel"
+max_parallel = 2
+[[steps]]
+id = "a"
+run = "sleep 0.4"
+[[steps]]
+id = "b"
+run = "sleep 0.4"
+[[steps]]
+id = "c"
+run = "sleep 0.4"
+[[steps]]
+id = "d"
+run = "sleep 0.4"
+[[steps]]
+id = "e"
+run = "sleep 0.4"
+"#,
+    ),
+    (
+        "limits.toml",
+        r#"
+id = "limits"
+[params.greeting]
+default = "hello"
+[[steps]]
+id = "slow"
+timeout = "300ms"
+run = "echo start; sleep 5; echo unreachable"
+[[steps]]
+id = "flaky"
+retries = 2
+run = "n=$(cat tries 2>/dev/null || echo 0); n=$((n+1)); echo $n > tries; echo \"try $n $SIGNALBOX_PARAM_GREETING $SIGNALBOX_STEP\"; [ $n -ge 3 ]"
+"#,
+    ),
+    (
+        "long.toml",
+        r#"
+id = "long"
+[[steps]]
+id = "wait"
+run = "echo '::progress 10 waiting'; sleep 30"
+[[steps]]
+id = "next"
+needs = ["wait"]
+run = "true"
+"#,
+    ),
+];
+
+async fn events(server: &TestServer, run: &str) -> Vec<StoredEvent> {
+    let (_, body) = server.get(&format!("/api/v1/runs/{run}/events")).await;
+    serde_json::from_value(body["events"].clone()).unwrap()
+}
+
+async fn log_text(server: &TestServer, run: &str, step: &str) -> Vec<String> {
+    let (_, body) = server.get(&format!("/api/v1/runs/{run}/steps/{step}/logs")).await;
+    body["lines"].as_array().unwrap().iter().map(|l| l["line"].as_str().unwrap().to_owned()).collect()
+}
+
+fn status(state: &Value, step: &str) -> String {
+    state["steps"][step]["status"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_skip_dependants_while_other_branches_finish() {
+    let dir = pipelines(PIPELINES);
+    let data = tempfile::tempdir().unwrap();
+    let server = TestServer::start(data.path(), Some(dir.path().to_path_buf())).await;
+    let run = server.start_run("branches").await;
+    let end = server.wait_finished(&run).await;
+    assert_eq!(end["status"], "failed", "{end}");
+    assert_eq!(end["message"], "failed: breaks");
+    assert_eq!(status(&end, "root"), "success");
+    assert_eq!(end["steps"]["root"]["rows"], 1500);
+    assert_eq!(end["steps"]["root"]["message"], "counted");
+    assert_eq!(status(&end, "breaks"), "failed");
+    assert_eq!(end["steps"]["breaks"]["message"], "exit code 3");
+    assert_eq!(status(&end, "after-break"), "skipped");
+    assert_eq!(status(&end, "later"), "skipped");
+    assert_eq!(status(&end, "sidecar"), "warning");
+    assert_eq!(end["steps"]["sidecar"]["warnings"], json!(["disk almost full"]));
+    assert_eq!(status(&end, "tolerated"), "warning");
+    // Unknown commands stay in the log; known ones do not.
+    assert_eq!(log_text(&server, &run, "sidecar").await, ["::unknown thing"]);
+    assert!(log_text(&server, &run, "breaks").await.contains(&"about to fail".to_owned()));
+    // Dependency order: nothing starts before what it needs has finished.
+    let history = events(&server, &run).await;
+    let position = |pred: &dyn Fn(&EventKind) -> bool| history.iter().position(|e| pred(&e.kind)).unwrap();
+    let root_done = position(&|k| matches!(k, EventKind::StepFinished { step, .. } if step == "root"));
+    let sidecar_start = position(&|k| matches!(k, EventKind::StepStarted { step } if step == "sidecar"));
+    assert!(root_done < sidecar_start);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn never_more_than_max_parallel_steps_run_at_once() {
+    let dir = pipelines(PIPELINES);
+    let data = tempfile::tempdir().unwrap();
+    let server = TestServer::start(data.path(), Some(dir.path().to_path_buf())).await;
+    let run = server.start_run("parallel").await;
+    assert_eq!(server.wait_finished(&run).await["status"], "success");
+    let mut running = 0i32;
+    let mut peak = 0;
+    for event in events(&server, &run).await {
+        match event.kind {
+            EventKind::StepStarted { .. } => running += 1,
+            EventKind::StepFinished { .. } => running -= 1,
+            _ => {}
+        }
+        peak = peak.max(running);
+    }
+    assert_eq!(peak, 2, "max_parallel = 2 is both used and respected");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeouts_kill_the_step_and_retries_retry_with_parameters_in_the_environment() {
+    let dir = pipelines(PIPELINES);
+    let data = tempfile::tempdir().unwrap();
+    let server = TestServer::start(data.path(), Some(dir.path().to_path_buf())).await;
+    let (code, body) = server.post("/api/v1/runs", &json!({ "pipeline": "limits", "params": { "greeting": "hi" } })).await;
+    assert_eq!(code, 201, "{body}");
+    let run = body["id"].as_str().unwrap().to_owned();
+    let started = std::time::Instant::now();
+    let end = server.wait_finished(&run).await;
+    assert!(started.elapsed().as_secs() < 5, "the sleeping step was killed at its timeout");
+    assert_eq!(status(&end, "slow"), "failed");
+    assert_eq!(end["steps"]["slow"]["message"], "timed out after 300ms");
+    assert_eq!(status(&end, "flaky"), "success");
+    let flaky = log_text(&server, &run, "flaky").await;
+    assert!(flaky.contains(&"try 3 hi flaky".to_owned()), "{flaky:?}");
+    assert!(flaky.iter().any(|l| l.contains("retrying (2/3)")), "{flaky:?}");
+    assert!(!log_text(&server, &run, "slow").await.contains(&"unreachable".to_owned()));
+
+    let (code, body) = server.post("/api/v1/runs", &json!({ "pipeline": "limits", "params": { "colour": "red" } })).await;
+    assert_eq!((code, body["error"]["message"].as_str()), (422, Some("`params`: unknown parameter `colour`")));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_stops_the_process_and_cancels_what_never_ran() {
+    let dir = pipelines(PIPELINES);
+    let data = tempfile::tempdir().unwrap();
+    let server = TestServer::start(data.path(), Some(dir.path().to_path_buf())).await;
+    let run = server.start_run("long").await;
+    for _ in 0..100 {
+        let (_, state) = server.get(&format!("/api/v1/runs/{run}")).await;
+        if state["steps"]["wait"]["progress"] == 10.0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let (code, _) = server.post(&format!("/api/v1/runs/{run}/cancel"), &json!({})).await;
+    assert_eq!(code, 200);
+    let end = server.wait_finished(&run).await;
+    assert_eq!(end["status"], Status::Cancelled.as_str());
+    assert_eq!(status(&end, "wait"), "cancelled");
+    assert_eq!(status(&end, "next"), "cancelled");
+    let (code, body) = server.post(&format!("/api/v1/runs/{run}/cancel"), &json!({})).await;
+    assert_eq!((code, body["error"]["code"].as_str()), (409, Some("conflict")));
+    server.stop().await;
+}

@@ -1,0 +1,48 @@
+//! Server-rendered pages: the graph is in the first HTML, before any WASM runs.
+
+use crate::support::TestServer;
+
+async fn html(server: &TestServer, path: &str) -> (u16, String) {
+    let response = server.http.get(server.url(path)).header("accept", "text/html").send().await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_render_the_graph_on_the_server() {
+    let data = tempfile::tempdir().unwrap();
+    let server = TestServer::start(data.path(), None).await;
+    let (code, home) = html(&server, "/").await;
+    assert_eq!(code, 200);
+    for id in ["deploy-web", "etl-orders", "build-matrix"] {
+        assert!(home.contains(&format!("href=\"/pipelines/{id}\"")), "home links {id}");
+    }
+    let (code, page) = html(&server, "/pipelines/build-matrix").await;
+    assert_eq!(code, 200);
+    assert!(page.contains("class=\"graph\""));
+    assert_eq!(page.matches("class=\"node status-pending\"").count(), 11, "every step drawn pending");
+    assert!(page.contains("data-from=\"checkout\" data-to=\"lint\""));
+    assert!(page.contains("name=\"pipeline\""));
+
+    let run = server.start_run("deploy-web").await;
+    let (code, page) = html(&server, &format!("/runs/{run}?step=cloning-repo")).await;
+    assert_eq!(code, 200);
+    assert!(page.contains("class=\"run-header\""));
+    assert!(page.contains("data-step=\"starting-container\""));
+    assert!(page.contains("class=\"node-panel\""), "the panel of ?step= is server-rendered");
+
+    let (code, _) = html(&server, "/runs/does-not-exist").await;
+    assert_eq!(code, 404);
+    let (code, _) = html(&server, "/no/such/page").await;
+    assert_eq!(code, 404);
+    server.stop().await;
+}
+
+#[test]
+fn leptos_toml_agrees_with_cargo_toml_on_shared_site_options() {
+    let cargo = leptos::config::get_config_from_str(include_str!("../../Cargo.toml")).unwrap();
+    let site = leptos::config::get_config_from_str(include_str!("../../Leptos.toml")).unwrap();
+    assert_eq!(cargo.output_name, site.output_name);
+    assert_eq!(cargo.site_root, site.site_root);
+    assert_eq!(cargo.site_pkg_dir, site.site_pkg_dir);
+    assert_eq!(cargo.site_addr, site.site_addr);
+}

@@ -1,0 +1,12 @@
+//! Leptos components: the same code renders on the server (SSR) and hydrates in the browser.
+
+mod app;
+mod conn;
+mod format;
+mod graph;
+mod live;
+mod pages;
+mod panel;
+mod run_header;
+
+pub use app::{shell, App};

@@ -1,0 +1,55 @@
+//! The HTML shell and the router.
+
+use super::pages::{HomePage, NotFound, PipelinePage, RunPage};
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Route, Router, Routes, A};
+use leptos_router::path;
+
+/// The document around the app, rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light dark"/>
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/signalbox.css"/>
+        <Title text="Signalbox"/>
+        <Router>
+            <header class="topbar">
+                <A href="/" attr:class="brand">
+                    <span class="brand-mark" aria-hidden="true"></span>
+                    "Signalbox"
+                </A>
+                <nav class="topnav">
+                    <A href="/">"Pipelines"</A>
+                </nav>
+            </header>
+            <main class="page">
+                <Routes fallback=NotFound>
+                    <Route path=path!("/") view=HomePage/>
+                    <Route path=path!("/pipelines/:id") view=PipelinePage/>
+                    <Route path=path!("/runs/:id") view=RunPage/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}

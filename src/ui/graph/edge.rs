@@ -1,0 +1,14 @@
+//! One edge: a smooth curve with an arrowhead, coloured by its upstream step once that finished.
+
+use crate::domain::{Status, StepState};
+use leptos::prelude::*;
+
+#[component]
+pub fn EdgeView(from_state: Memo<StepState>, from: String, to: String, d: String) -> impl IntoView {
+    let class = move || {
+        let status = from_state.with(|s| s.status);
+        let tone = if status.is_terminal() || status == Status::Running { status.as_str() } else { "pending" };
+        format!("edge edge-{tone}")
+    };
+    view! { <path class=class data-from=from data-to=to d=d marker-end="url(#arrow)"/> }
+}

@@ -1,0 +1,63 @@
+//! A run: the live graph, the header with overall progress, and the panel of the selected step.
+
+use crate::api::functions::load_run;
+use crate::api::RunView;
+use crate::ui::conn::Conn;
+use crate::ui::graph::GraphView;
+use crate::ui::live::{follow_run, use_clock};
+use crate::ui::panel::NodePanel;
+use crate::ui::run_header::RunHeader;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+#[component]
+pub fn RunPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let data = Resource::new(id, load_run);
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading run…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(Some(view)) => view! { <RunDetail view/> }.into_any(),
+                    Ok(None) => view! { <crate::ui::pages::NotFound/> }.into_any(),
+                    Err(e) => view! { <p class="error">{format!("Could not load the run: {e}")}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn RunDetail(view: RunView) -> impl IntoView {
+    let RunView { graph, state: initial, now } = view;
+    let run_id = initial.id.clone();
+    let finished_at_load = initial.status.is_terminal();
+    let state = RwSignal::new(initial);
+    let conn = RwSignal::new(if finished_at_load { Conn::Final } else { Conn::Connecting });
+    if !finished_at_load {
+        follow_run(run_id.clone(), state, conn);
+    }
+    let clock = use_clock(now);
+    let query = use_query_map();
+    let selected = Signal::derive(move || query.read().get("step").filter(|s| state.with(|st| st.steps.contains_key(s))));
+    let names: std::collections::HashMap<String, String> = graph.steps.iter().map(|s| (s.id.clone(), s.name.clone())).collect();
+    let title = state.with_untracked(|s| format!("{} · {} · Signalbox", s.name, s.id));
+    let stale = move || !matches!(conn.get(), Conn::Live | Conn::Final);
+    view! {
+        <Title text=title/>
+        <section class="run-page" class:has-panel=move || selected.get().is_some()>
+            <RunHeader state conn clock/>
+            <div class="run-body">
+                <div class="graph-area" class:stale=stale>
+                    <GraphView graph=graph.clone() state link_steps=true selected/>
+                </div>
+                {move || selected.get().map(|step| {
+                    let name = names.get(&step).cloned().unwrap_or_else(|| step.clone());
+                    view! { <NodePanel run=run_id.clone() step name state clock/> }
+                })}
+            </div>
+        </section>
+    }
+}

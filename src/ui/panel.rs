@@ -1,0 +1,100 @@
+//! The details panel of one step: status, times, duration, progress, message, rows, warnings,
+//! and the log, which follows live while the step runs.
+
+use crate::api::functions::step_logs;
+use crate::domain::{LogLine, RunState, StepState};
+use crate::ui::format;
+use crate::ui::live::follow_logs;
+use chrono::{DateTime, Utc};
+use leptos::prelude::*;
+
+/// Lines of the log loaded with the page; the rest follow live.
+const FIRST_LINES: u32 = 2_000;
+
+#[component]
+pub fn NodePanel(
+    run: String,
+    step: String,
+    name: String,
+    state: RwSignal<RunState>,
+    clock: Signal<DateTime<Utc>>,
+) -> impl IntoView {
+    let id = step.clone();
+    let current = Memo::new(move |_| state.with(|s| s.steps.get(&id).cloned().unwrap_or_default()));
+    let logs = Resource::new(
+        {
+            let (run, step) = (run.clone(), step.clone());
+            move || (run.clone(), step.clone())
+        },
+        |(run, step)| step_logs(run, step, 0, FIRST_LINES),
+    );
+    let fact = |label: &'static str, value: Box<dyn Fn() -> String + Send + Sync>| {
+        view! { <dt>{label}</dt><dd>{value}</dd> }
+    };
+    let time = move |pick: fn(&StepState) -> Option<DateTime<Utc>>| {
+        Box::new(move || current.with(|s| pick(s).map(format::clock).unwrap_or_else(|| "—".into()))) as Box<dyn Fn() -> String + Send + Sync>
+    };
+    let (kicker, data_step) = (step.clone(), step.clone());
+    view! {
+        <aside class="node-panel" data-step=data_step aria-label=format!("Step {name}")>
+            <header class="panel-head">
+                <div>
+                    <p class="panel-kicker">{kicker}</p>
+                    <h2>{name.clone()}</h2>
+                </div>
+                <a class="panel-close" href="?" aria-label="Close the details panel">"×"</a>
+            </header>
+            <p class="panel-status badge" data-status=move || current.with(|s| s.status.as_str())>
+                {move || current.with(|s| s.status.as_str())}
+            </p>
+            <dl class="panel-facts">
+                {fact("Progress", Box::new(move || format::percent(current.with(|s| s.progress))))}
+                {fact("Started", time(|s| s.started_at))}
+                {fact("Finished", time(|s| s.finished_at))}
+                {fact("Duration", Box::new(move || current.with(|s| s.duration_ms(clock.get()).map(format::duration).unwrap_or_else(|| "—".into()))))}
+                {fact("Rows", Box::new(move || current.with(|s| s.rows.map(format::count).unwrap_or_else(|| "—".into()))))}
+                {fact("Message", Box::new(move || current.with(|s| s.message.clone().unwrap_or_else(|| "—".into()))))}
+            </dl>
+            {move || {
+                let warnings = current.with(|s| s.warnings.clone());
+                (!warnings.is_empty()).then(|| view! {
+                    <ul class="panel-warnings">
+                        {warnings.into_iter().map(|w| view! { <li>{w}</li> }).collect_view()}
+                    </ul>
+                })
+            }}
+            <h3>"Log"</h3>
+            <Suspense fallback=|| view! { <p class="muted">"Loading log…"</p> }>
+                {move || {
+                    let (run, step) = (run.clone(), step.clone());
+                    Suspend::new(async move {
+                        match logs.await {
+                            Ok(first) => view! { <LogView run step first/> }.into_any(),
+                            Err(e) => view! { <p class="error">{format!("Could not load the log: {e}")}</p> }.into_any(),
+                        }
+                    })
+                }}
+            </Suspense>
+        </aside>
+    }
+}
+
+/// The log lines, with live lines appended as they arrive.
+#[component]
+fn LogView(run: String, step: String, first: Vec<LogLine>) -> impl IntoView {
+    let lines = RwSignal::new(first);
+    follow_logs(run, step, lines);
+    view! {
+        <ol class="log-lines">
+            <For each=move || lines.get() key=|line| line.n let:line>
+                <li class="log-line" data-stream=line.stream.clone() data-n=line.n>
+                    <span class="log-n">{line.n}</span>
+                    <span class="log-text">{line.line}</span>
+                </li>
+            </For>
+        </ol>
+        <Show when=move || lines.with(Vec::is_empty)>
+            <p class="muted log-empty">"No output yet."</p>
+        </Show>
+    }
+}

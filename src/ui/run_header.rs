@@ -1,0 +1,55 @@
+//! The run header: name, id, overall status, weighted percentage, live elapsed time, the
+//! connection indicator, and the actions that fit the run's state.
+
+use crate::api::functions::CancelRun;
+use crate::domain::RunState;
+use crate::ui::conn::Conn;
+use crate::ui::format;
+use chrono::{DateTime, Utc};
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+
+#[component]
+pub fn RunHeader(state: RwSignal<RunState>, conn: RwSignal<Conn>, clock: Signal<DateTime<Utc>>) -> impl IntoView {
+    let status = Memo::new(move |_| state.with(|s| s.status));
+    let percent = Memo::new(move |_| state.with(RunState::percent));
+    let elapsed = move || state.with(|s| s.elapsed_ms(clock.get()).map(format::duration).unwrap_or_else(|| "not started".into()));
+    let (id, name, pipeline) = state.with_untracked(|s| (s.id.clone(), s.name.clone(), s.pipeline.clone()));
+    let cancel_id = id.clone();
+    let pipeline_link = pipeline.map(|p| view! { <a class="crumb" href=format!("/pipelines/{p}")>{p.clone()}</a> });
+    view! {
+        <header class="run-header">
+            <div class="run-title">
+                <div class="crumbs">{pipeline_link}<span class="run-id">{id}</span></div>
+                <h1>{name}</h1>
+            </div>
+            <div class="run-facts">
+                <span class="run-status badge" data-status=move || status.get().as_str()>{move || status.get().as_str()}</span>
+                <span class="run-percent" title="Overall progress, weighted by step weight">{move || format::percent(percent.get())}</span>
+                <span class="run-elapsed" title="Elapsed time">{elapsed}</span>
+                <span class="conn" data-state=move || conn.get().as_str() role="status">
+                    <span class="conn-dot" aria-hidden="true"></span>
+                    {move || conn.get().label()}
+                </span>
+                <Show when=move || !status.get().is_terminal()>
+                    <CancelButton run=cancel_id.clone()/>
+                </Show>
+            </div>
+            <div class="run-bar" role="progressbar" aria-valuemin="0" aria-valuemax="100" aria-valuenow=move || format!("{:.0}", percent.get())>
+                <div class="run-bar-fill" data-status=move || status.get().as_str() style=move || format!("width: {:.2}%", percent.get())></div>
+            </div>
+        </header>
+    }
+}
+
+/// Cancels the run; a plain form post without JavaScript.
+#[component]
+fn CancelButton(run: String) -> impl IntoView {
+    let cancel = ServerAction::<CancelRun>::new();
+    view! {
+        <ActionForm action=cancel attr:class="cancel-run">
+            <input type="hidden" name="run" value=run/>
+            <button type="submit" class="button danger" disabled=move || cancel.pending().get()>"Cancel"</button>
+        </ActionForm>
+    }
+}
