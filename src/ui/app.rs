@@ -4,7 +4,7 @@ use super::pages::{HomePage, NotFound, PipelinePage, RunPage};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes, A};
-use leptos_router::path;
+use leptos_router::{path, SsrMode};
 
 /// The document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -27,6 +27,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// Pages render with `SsrMode::Async`: the server waits for the data, so the first HTML holds
+/// the whole page (graph included), works without JavaScript, and carries the right status
+/// code (404 for an unknown run).
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
@@ -45,9 +48,9 @@ pub fn App() -> impl IntoView {
             </header>
             <main class="page">
                 <Routes fallback=NotFound>
-                    <Route path=path!("/") view=HomePage/>
-                    <Route path=path!("/pipelines/:id") view=PipelinePage/>
-                    <Route path=path!("/runs/:id") view=RunPage/>
+                    <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
+                    <Route path=path!("/pipelines/:id") view=PipelinePage ssr=SsrMode::Async/>
+                    <Route path=path!("/runs/:id") view=RunPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

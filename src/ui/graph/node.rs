@@ -56,49 +56,19 @@ pub fn NodeView(
         let name = name.clone();
         move || format!("{name}: {}, {}", status.get().as_str(), format::percent(progress.get()))
     };
-    let body = view! {
-        <title>{tooltip}</title>
-        <rect class="node-card" width=NODE_W height=NODE_H rx="10"/>
-        <rect class="node-stripe" width="5" height=NODE_H rx="2.5"/>
-        <g class="node-icon" transform="translate(14 12) scale(0.8)">
-            <path d=kind_icon(&kind)/>
-        </g>
-        <text class="node-name" x="42" y="27">{label}</text>
-        <text class="node-detail" x="42" y="45">{move || step.with(detail)}</text>
-        <g class="status-icon" transform=format!("translate({} 10) scale(0.7)", NODE_W - 28.0)>
-            <path d=move || status_icon(status.get())/>
-        </g>
-        <text class="node-percent" x=NODE_W - 12.0 y="45" text-anchor="end">
-            {move || format::percent(progress.get())}
-        </text>
-        <rect class="node-track" x=BAR_X y=NODE_H - 8.0 width=BAR_W height="3" rx="1.5"/>
-        <rect
-            class="node-progress"
-            x=BAR_X
-            y=NODE_H - 8.0
-            height="3"
-            rx="1.5"
-            width=move || format!("{:.1}", BAR_W * progress.get().clamp(0.0, 100.0) / 100.0)
-            role="progressbar"
-            aria-valuemin="0"
-            aria-valuemax="100"
-            aria-valuenow=move || format!("{:.0}", progress.get())
-        />
-    };
-    let href = format!("?step={id}");
-    let content = if link {
-        let target = id.clone();
-        let navigate = leptos_router::hooks::use_navigate();
-        let location = leptos_router::hooks::use_location();
-        let on_click = move |ev: leptos::ev::MouseEvent| {
+    // One `view!` for the whole node: elements such as `<a>` and `<title>` exist in both HTML
+    // and SVG, and the macro only picks the SVG ones when it sees the enclosing `<g>`.
+    let href = link.then(|| format!("?step={id}"));
+    let target = id.clone();
+    let navigate = leptos_router::hooks::use_navigate();
+    let location = leptos_router::hooks::use_location();
+    let on_click = move |ev: leptos::ev::MouseEvent| {
+        if link {
             // The router does not intercept SVG links: navigate in-app so the page stays live.
             ev.prevent_default();
             let path = location.pathname.get_untracked();
             navigate(&format!("{path}?step={target}"), leptos_router::NavigateOptions { scroll: false, ..Default::default() });
-        };
-        view! { <a href=href class="node-link" on:click=on_click>{body}</a> }.into_any()
-    } else {
-        body.into_any()
+        }
     };
     view! {
         <g
@@ -108,7 +78,35 @@ pub fn NodeView(
             transform=format!("translate({x} {y})")
             aria-label=aria
         >
-            {content}
+            <a href=href class="node-link" on:click=on_click>
+                <title>{tooltip}</title>
+                <rect class="node-card" width=NODE_W height=NODE_H rx="10"/>
+                <rect class="node-stripe" width="5" height=NODE_H rx="2.5"/>
+                <g class="node-icon" transform="translate(14 12) scale(0.8)">
+                    <path d=kind_icon(&kind)/>
+                </g>
+                <text class="node-name" x="42" y="27">{label}</text>
+                <text class="node-detail" x="42" y="45">{move || step.with(detail)}</text>
+                <g class="status-icon" transform=format!("translate({} 10) scale(0.7)", NODE_W - 28.0)>
+                    <path d=move || status_icon(status.get())/>
+                </g>
+                <text class="node-percent" x=NODE_W - 12.0 y="45" text-anchor="end">
+                    {move || format::percent(progress.get())}
+                </text>
+                <rect class="node-track" x=BAR_X y=NODE_H - 8.0 width=BAR_W height="3" rx="1.5"/>
+                <rect
+                    class="node-progress"
+                    x=BAR_X
+                    y=NODE_H - 8.0
+                    height="3"
+                    rx="1.5"
+                    width=move || format!("{:.1}", BAR_W * progress.get().clamp(0.0, 100.0) / 100.0)
+                    role="progressbar"
+                    aria-valuemin="0"
+                    aria-valuemax="100"
+                    aria-valuenow=move || format!("{:.0}", progress.get())
+                />
+            </a>
         </g>
     }
 }
