@@ -37,7 +37,11 @@ mod cli {
 
     pub async fn main() -> anyhow::Result<ExitCode> {
         match Cli::parse().command {
-            Command::Serve { addr, data_dir, pipelines } => {
+            Command::Serve {
+                addr,
+                data_dir,
+                pipelines,
+            } => {
                 tracing_subscriber::fmt()
                     .with_env_filter(
                         tracing_subscriber::EnvFilter::try_from_default_env()
@@ -45,7 +49,11 @@ mod cli {
                     )
                     .init();
                 let listener = tokio::net::TcpListener::bind(addr).await?;
-                let config = ServeConfig { addr, data_dir, pipelines };
+                let config = ServeConfig {
+                    addr,
+                    data_dir,
+                    pipelines,
+                };
                 signalbox::server::serve::run(listener, config, shutdown_signal()).await?;
                 Ok(ExitCode::SUCCESS)
             }
@@ -62,7 +70,11 @@ mod cli {
                         }
                     }
                 }
-                Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+                Ok(if failed {
+                    ExitCode::FAILURE
+                } else {
+                    ExitCode::SUCCESS
+                })
             }
         }
     }

@@ -387,3 +387,66 @@ test.describe('live runs', () => {
     await screenshot(page, 'run-panel-wide');
   });
 });
+
+test.describe('reconnect', () => {
+  test('a dropped stream reconnects with backoff, resumes from its last seq and misses nothing', async ({ page }) => {
+    test.setTimeout(120_000);
+    await page.setViewportSize(WIDE);
+    // Proxy the live stream so the test can cut it, and record what the page subscribes with.
+    const pageSides: { close: (o?: { code?: number; reason?: string }) => Promise<void> }[] = [];
+    const subscribes: { run?: string; step?: string; since?: number }[] = [];
+    await page.routeWebSocket(/\/api\/v1\/ws$/, (ws) => {
+      const server = ws.connectToServer();
+      ws.onMessage((message) => {
+        const op = JSON.parse(String(message));
+        if (op.op === 'subscribe' && !op.step) subscribes.push(op);
+        server.send(message);
+      });
+      pageSides.push(ws);
+    });
+    await startRun(page, 'deploy-web');
+    const conn = page.locator('.conn');
+    await expect(conn).toHaveAttribute('data-state', 'live', { timeout: 20_000 });
+    // Wait until the run is well under way, then record every indicator change and cut the stream.
+    await expect(page.locator('svg.graph g.node[data-step="cloning-repo"]')).toHaveAttribute('data-status', 'success', {
+      timeout: 30_000,
+    });
+    await page.evaluate(() => {
+      const el = document.querySelector('.conn')!;
+      const seen: string[] = [];
+      (window as unknown as { __connStates: string[] }).__connStates = seen;
+      new MutationObserver(() => seen.push(el.getAttribute('data-state') ?? '')).observe(el, { attributes: true });
+    });
+    const before = subscribes.length;
+    for (const ws of pageSides.splice(0)) await ws.close({ code: 1012, reason: 'test drop' });
+
+    // The page notices, says so, comes back, and says that too.
+    await expect.poll(() => subscribes.length, { timeout: 15_000 }).toBeGreaterThan(before);
+    await expect(conn).toHaveAttribute('data-state', 'live', { timeout: 15_000 });
+    const states = await page.evaluate(() => (window as unknown as { __connStates: string[] }).__connStates);
+    expect(states, 'the indicator showed the drop').toContain('reconnecting');
+    const resume = subscribes[before];
+    expect(resume.since, 'the resubscription resumes from the last applied seq').toBeGreaterThan(0);
+
+    // Nothing was lost: the run ends with every step green, exactly as the server has it.
+    await expect(page.locator('.run-status')).toHaveAttribute('data-status', 'success', { timeout: 60_000 });
+    for (const step of DEPLOY_WEB_CHAIN) {
+      await expect(page.locator(`svg.graph g.node[data-step="${step}"]`)).toHaveAttribute('data-status', 'success');
+    }
+    await expect(page.locator('.run-percent')).toHaveText('100%');
+    const runId = /\/runs\/([^/?#]+)/.exec(page.url())![1];
+    const snapshot = await (await page.request.get(`/api/v1/runs/${runId}`)).json();
+    const shown = await page.evaluate(() =>
+      Object.fromEntries(
+        Array.from(document.querySelectorAll('svg.graph g.node[data-step]')).map((n) => [
+          n.getAttribute('data-step'),
+          n.querySelector('.node-detail')?.textContent ?? '',
+        ]),
+      ),
+    );
+    for (const step of DEPLOY_WEB_CHAIN) {
+      const message = snapshot.steps[step].message as string | null;
+      if (message) expect(shown[step], `${step} shows its final message`).toContain(message.slice(0, 10));
+    }
+  });
+});

@@ -8,13 +8,26 @@ use serde::{Deserialize, Serialize};
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum ServerFrame {
     /// The full run state as of `seq`.
-    Snapshot { run: String, seq: Seq, state: Box<RunState> },
+    Snapshot {
+        run: String,
+        seq: Seq,
+        state: Box<RunState>,
+    },
     /// Consecutive events in seq order, continuing the last snapshot or events frame.
-    Events { run: String, events: Vec<StoredEvent> },
+    Events {
+        run: String,
+        events: Vec<StoredEvent>,
+    },
     /// Consecutive log lines of one step.
-    Logs { run: String, step: String, lines: Vec<LogLine> },
+    Logs {
+        run: String,
+        step: String,
+        lines: Vec<LogLine>,
+    },
     /// A run-list change (topic `runs`).
-    Run { run: RunSummary },
+    Run {
+        run: RunSummary,
+    },
     /// Extension: the subscription is caught up; what follows is live. `seq` is the last event
     /// seq sent (run subscriptions) and `n` the last log line number sent (log subscriptions).
     Subscribed {
@@ -30,7 +43,10 @@ pub enum ServerFrame {
         n: Option<u64>,
     },
     Heartbeat,
-    Error { code: String, message: String },
+    Error {
+        code: String,
+        message: String,
+    },
 }
 
 /// Client to server.
@@ -61,12 +77,23 @@ pub enum OpKind {
 impl ClientOp {
     /// `{"op":"subscribe","run":…,"since":…}`
     pub fn follow_run(run: &str, since: Option<Seq>) -> Self {
-        ClientOp { op: OpKind::Subscribe, run: Some(run.to_owned()), step: None, topic: None, since, logs_after: None }
+        ClientOp {
+            op: OpKind::Subscribe,
+            run: Some(run.to_owned()),
+            step: None,
+            topic: None,
+            since,
+            logs_after: None,
+        }
     }
 
     /// `{"op":"subscribe","run":…,"step":…,"logs_after":…}`
     pub fn follow_logs(run: &str, step: &str, after: u64) -> Self {
-        ClientOp { step: Some(step.to_owned()), logs_after: Some(after), ..ClientOp::follow_run(run, None) }
+        ClientOp {
+            step: Some(step.to_owned()),
+            logs_after: Some(after),
+            ..ClientOp::follow_run(run, None)
+        }
     }
 }
 
@@ -78,11 +105,18 @@ mod tests {
     fn frames_have_the_documented_shape() {
         let heartbeat = serde_json::to_value(ServerFrame::Heartbeat).unwrap();
         assert_eq!(heartbeat, serde_json::json!({"type": "heartbeat"}));
-        let error = ServerFrame::Error { code: "unknown_run".into(), message: "no run `x`".into() };
+        let error = ServerFrame::Error {
+            code: "unknown_run".into(),
+            message: "no run `x`".into(),
+        };
         assert_eq!(serde_json::to_value(error).unwrap()["type"], "error");
-        let op: ClientOp = serde_json::from_str(r#"{"op":"subscribe","run":"r1","since":4}"#).unwrap();
+        let op: ClientOp =
+            serde_json::from_str(r#"{"op":"subscribe","run":"r1","since":4}"#).unwrap();
         assert_eq!(op, ClientOp::follow_run("r1", Some(4)));
         let logs = serde_json::to_value(ClientOp::follow_logs("r1", "build", 10)).unwrap();
-        assert_eq!(logs, serde_json::json!({"op": "subscribe", "run": "r1", "step": "build", "logs_after": 10}));
+        assert_eq!(
+            logs,
+            serde_json::json!({"op": "subscribe", "run": "r1", "step": "build", "logs_after": 10})
+        );
     }
 }

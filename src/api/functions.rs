@@ -9,18 +9,30 @@ use std::collections::BTreeMap;
 
 #[cfg(feature = "ssr")]
 fn app_state() -> Result<crate::server::state::AppState, ServerFnError> {
-    use_context::<crate::server::state::AppState>().ok_or_else(|| ServerFnError::new("server state missing"))
+    use_context::<crate::server::state::AppState>()
+        .ok_or_else(|| ServerFnError::new("server state missing"))
 }
 
 #[server(prefix = "/fn")]
 pub async fn list_pipelines() -> Result<Vec<PipelineCard>, ServerFnError> {
-    Ok(app_state()?.catalog.all().map(|p| PipelineCard::from(p.as_ref())).collect())
+    Ok(app_state()?
+        .catalog
+        .all()
+        .map(|p| PipelineCard::from(p.as_ref()))
+        .collect())
 }
 
 #[server(prefix = "/fn")]
 pub async fn recent_runs(limit: u32) -> Result<Vec<RunSummary>, ServerFnError> {
-    let filter = crate::server::store::RunFilter { limit: limit.clamp(1, 200), ..Default::default() };
-    app_state()?.runs.list(&filter).await.map_err(|e| ServerFnError::new(e.to_string()))
+    let filter = crate::server::store::RunFilter {
+        limit: limit.clamp(1, 200),
+        ..Default::default()
+    };
+    app_state()?
+        .runs
+        .list(&filter)
+        .await
+        .map_err(|e| ServerFnError::new(e.to_string()))
 }
 
 #[server(prefix = "/fn")]
@@ -33,12 +45,16 @@ pub async fn load_pipeline(id: String) -> Result<Option<PipelineView>, ServerFnE
 
 /// Starts a run and sends the browser to its page (a 302 for a plain form post).
 #[server(prefix = "/fn")]
-pub async fn start_run(pipeline: String, params: Option<BTreeMap<String, String>>) -> Result<(), ServerFnError> {
+pub async fn start_run(
+    pipeline: String,
+    params: Option<BTreeMap<String, String>>,
+) -> Result<(), ServerFnError> {
     let state = app_state()?;
     let params = params.unwrap_or_default();
-    let (summary, _) = crate::server::commands::start_pipeline_run(&state, &pipeline, &params, None)
-        .await
-        .map_err(|e| ServerFnError::new(e.to_string()))?;
+    let (summary, _) =
+        crate::server::commands::start_pipeline_run(&state, &pipeline, &params, None)
+            .await
+            .map_err(|e| ServerFnError::new(e.to_string()))?;
     leptos_axum::redirect(&format!("/runs/{}", summary.id));
     Ok(())
 }
@@ -52,12 +68,26 @@ pub async fn load_run(id: String) -> Result<Option<RunView>, ServerFnError> {
         Err(RunError::UnknownRun(_)) => return Ok(None),
         Err(e) => return Err(ServerFnError::new(e.to_string())),
     };
-    let record = state.runs.store().run(&id).await.map_err(|e| ServerFnError::new(e.to_string()))?;
-    Ok(record.map(|record| RunView { graph: record.graph, state: run, now: chrono::Utc::now() }))
+    let record = state
+        .runs
+        .store()
+        .run(&id)
+        .await
+        .map_err(|e| ServerFnError::new(e.to_string()))?;
+    Ok(record.map(|record| RunView {
+        graph: record.graph,
+        state: run,
+        now: chrono::Utc::now(),
+    }))
 }
 
 #[server(prefix = "/fn")]
-pub async fn step_logs(run: String, step: String, after: u64, limit: u32) -> Result<Vec<LogLine>, ServerFnError> {
+pub async fn step_logs(
+    run: String,
+    step: String,
+    after: u64,
+    limit: u32,
+) -> Result<Vec<LogLine>, ServerFnError> {
     app_state()?
         .runs
         .logs_after(&run, &step, after, limit.clamp(1, 5_000))
@@ -68,6 +98,8 @@ pub async fn step_logs(run: String, step: String, after: u64, limit: u32) -> Res
 #[server(prefix = "/fn")]
 pub async fn cancel_run(run: String) -> Result<(), ServerFnError> {
     let state = app_state()?;
-    crate::server::commands::cancel_run(&state, &run).await.map_err(|e| ServerFnError::new(e.to_string()))?;
+    crate::server::commands::cancel_run(&state, &run)
+        .await
+        .map_err(|e| ServerFnError::new(e.to_string()))?;
     Ok(())
 }

@@ -22,7 +22,9 @@ pub fn parse_millis(text: &str) -> Result<u64, DurationError> {
         }
         let number: u64 = rest[..digits].parse().map_err(|_| bad())?;
         rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
         let factor = match &rest[..unit_len] {
             "ms" => 1,
             "s" => 1_000,
@@ -56,7 +58,16 @@ mod tests {
 
     #[test]
     fn rejects_nonsense() {
-        for bad in ["", "10", "m", "10x", "0s", "1.5m", "-3s", "99999999999999999999h"] {
+        for bad in [
+            "",
+            "10",
+            "m",
+            "10x",
+            "0s",
+            "1.5m",
+            "-3s",
+            "99999999999999999999h",
+        ] {
             assert!(parse_millis(bad).is_err(), "{bad} should be rejected");
         }
     }

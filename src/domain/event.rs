@@ -102,7 +102,11 @@ pub enum EventError {
 impl NewEvent {
     /// An event stamped now by the caller's clock.
     pub fn new(kind: EventKind) -> Self {
-        NewEvent { kind, id: None, ts: None }
+        NewEvent {
+            kind,
+            id: None,
+            ts: None,
+        }
     }
 
     /// Checks what serde cannot: ranges, lengths and final statuses.
@@ -116,9 +120,9 @@ impl NewEvent {
             return Err(EventError::EmptyStep);
         }
         match &self.kind {
-            EventKind::StepProgress { progress: Some(p), .. } if !(0.0..=100.0).contains(p) => {
-                Err(EventError::ProgressOutOfRange(*p))
-            }
+            EventKind::StepProgress {
+                progress: Some(p), ..
+            } if !(0.0..=100.0).contains(p) => Err(EventError::ProgressOutOfRange(*p)),
             EventKind::RunFinished { status, .. } | EventKind::StepFinished { status, .. }
                 if !status.is_terminal() =>
             {
@@ -130,7 +134,12 @@ impl NewEvent {
 
     /// Gives the event its place in the run.
     pub fn into_stored(self, seq: Seq, now: DateTime<Utc>) -> StoredEvent {
-        StoredEvent { seq, kind: self.kind, id: self.id, ts: self.ts.unwrap_or(now) }
+        StoredEvent {
+            seq,
+            kind: self.kind,
+            id: self.id,
+            ts: self.ts.unwrap_or(now),
+        }
     }
 }
 
@@ -159,7 +168,11 @@ mod tests {
             serde_json::from_str(r#"{"type":"step.finished","step":"a","status":"done"}"#).unwrap();
         assert_eq!(
             event.kind,
-            EventKind::StepFinished { step: "a".into(), status: Status::Success, message: None }
+            EventKind::StepFinished {
+                step: "a".into(),
+                status: Status::Success,
+                message: None
+            }
         );
     }
 
@@ -175,10 +188,24 @@ mod tests {
             message: None,
             rows: None,
         });
-        assert!(out_of_range.validate().unwrap_err().to_string().contains("progress"));
-        let not_final = NewEvent::new(EventKind::RunFinished { status: Status::Running, message: None });
-        assert!(not_final.validate().unwrap_err().to_string().contains("status"));
-        let long_id = NewEvent { id: Some("x".repeat(129)), ..NewEvent::new(EventKind::StepStarted { step: "a".into() }) };
+        assert!(out_of_range
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("progress"));
+        let not_final = NewEvent::new(EventKind::RunFinished {
+            status: Status::Running,
+            message: None,
+        });
+        assert!(not_final
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("status"));
+        let long_id = NewEvent {
+            id: Some("x".repeat(129)),
+            ..NewEvent::new(EventKind::StepStarted { step: "a".into() })
+        };
         assert_eq!(long_id.validate(), Err(EventError::BadId));
     }
 }

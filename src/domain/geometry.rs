@@ -38,7 +38,12 @@ impl Cubic {
     /// curve leaves and enters horizontally (a node's right side to the next node's left side).
     pub fn horizontal(from: Point, to: Point) -> Self {
         let mid = (from.x + to.x) / 2.0;
-        Cubic { from, c1: Point::new(mid, from.y), c2: Point::new(mid, to.y), to }
+        Cubic {
+            from,
+            c1: Point::new(mid, from.y),
+            c2: Point::new(mid, to.y),
+            to,
+        }
     }
 
     /// The point at curve parameter `t` in 0..=1.
@@ -89,14 +94,22 @@ impl Path {
         let Some(first) = self.segments.first() else {
             return Point::default();
         };
-        let fraction = if fraction.is_nan() { 0.0 } else { fraction.clamp(0.0, 1.0) };
+        let fraction = if fraction.is_nan() {
+            0.0
+        } else {
+            fraction.clamp(0.0, 1.0)
+        };
         let target = fraction * self.length();
         let sample = self.lengths.partition_point(|&l| l < target).max(1);
         if sample >= self.lengths.len() {
             return self.segments.last().map_or(first.from, |s| s.to);
         }
         let (before, after) = (self.lengths[sample - 1], self.lengths[sample]);
-        let within = if after > before { (target - before) / (after - before) } else { 0.0 };
+        let within = if after > before {
+            (target - before) / (after - before)
+        } else {
+            0.0
+        };
         let global = (sample - 1) as f64 + within;
         let segment = ((global / SAMPLES_PER_SEGMENT as f64) as usize).min(self.segments.len() - 1);
         let t = (global - (segment * SAMPLES_PER_SEGMENT) as f64) / SAMPLES_PER_SEGMENT as f64;
@@ -146,7 +159,10 @@ mod tests {
     use super::*;
 
     fn s_curve() -> Path {
-        Path::new(vec![Cubic::horizontal(Point::new(0.0, 0.0), Point::new(100.0, 80.0))])
+        Path::new(vec![Cubic::horizontal(
+            Point::new(0.0, 0.0),
+            Point::new(100.0, 80.0),
+        )])
     }
 
     #[test]

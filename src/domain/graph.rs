@@ -55,7 +55,9 @@ pub enum GraphError {
 pub fn is_slug(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 128
-        && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
 impl Graph {
@@ -87,7 +89,10 @@ impl Graph {
                 if need == &step.id {
                     errors.push(GraphError::SelfNeed(step.id.clone()));
                 } else if !seen.contains(need.as_str()) {
-                    errors.push(GraphError::UnknownNeed { step: step.id.clone(), need: need.clone() });
+                    errors.push(GraphError::UnknownNeed {
+                        step: step.id.clone(),
+                        need: need.clone(),
+                    });
                 }
             }
         }
@@ -103,15 +108,25 @@ impl Graph {
     /// Step indices in dependency order (Kahn's algorithm, ties by declaration order), or the
     /// ids of the steps left on a cycle.
     pub fn topo_order(&self) -> Result<Vec<usize>, Vec<String>> {
-        let index: BTreeMap<&str, usize> =
-            self.steps.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
+        let index: BTreeMap<&str, usize> = self
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id.as_str(), i))
+            .collect();
         let mut missing: Vec<usize> = self
             .steps
             .iter()
-            .map(|s| s.needs.iter().filter(|n| index.contains_key(n.as_str())).count())
+            .map(|s| {
+                s.needs
+                    .iter()
+                    .filter(|n| index.contains_key(n.as_str()))
+                    .count()
+            })
             .collect();
         let downstream = self.downstream_indices();
-        let mut ready: BTreeSet<usize> = (0..self.steps.len()).filter(|&i| missing[i] == 0).collect();
+        let mut ready: BTreeSet<usize> =
+            (0..self.steps.len()).filter(|&i| missing[i] == 0).collect();
         let mut order = Vec::with_capacity(self.steps.len());
         while let Some(i) = ready.pop_first() {
             order.push(i);
@@ -126,14 +141,21 @@ impl Graph {
             Ok(order)
         } else {
             let done: BTreeSet<usize> = order.into_iter().collect();
-            Err((0..self.steps.len()).filter(|i| !done.contains(i)).map(|i| self.steps[i].id.clone()).collect())
+            Err((0..self.steps.len())
+                .filter(|i| !done.contains(i))
+                .map(|i| self.steps[i].id.clone())
+                .collect())
         }
     }
 
     /// For each step, the indices of the steps that need it.
     pub fn downstream_indices(&self) -> Vec<Vec<usize>> {
-        let index: BTreeMap<&str, usize> =
-            self.steps.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
+        let index: BTreeMap<&str, usize> = self
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id.as_str(), i))
+            .collect();
         let mut downstream = vec![Vec::new(); self.steps.len()];
         for (i, step) in self.steps.iter().enumerate() {
             for need in &step.needs {
@@ -184,7 +206,12 @@ pub(crate) mod tests {
     fn valid_dag_orders_dependencies_first() {
         let g = graph(&[("c", &["a", "b"]), ("a", &[]), ("b", &["a"])]);
         assert!(g.validate().is_empty());
-        let order: Vec<_> = g.topo_order().unwrap().into_iter().map(|i| g.steps[i].id.as_str()).collect();
+        let order: Vec<_> = g
+            .topo_order()
+            .unwrap()
+            .into_iter()
+            .map(|i| g.steps[i].id.as_str())
+            .collect();
         assert_eq!(order, ["a", "b", "c"]);
     }
 
@@ -192,10 +219,22 @@ pub(crate) mod tests {
     fn reports_each_problem_by_step() {
         let g = graph(&[("a", &["x"]), ("a", &[]), ("B", &["B"])]);
         let errors: Vec<String> = g.validate().iter().map(ToString::to_string).collect();
-        assert!(errors.contains(&"step `a`: needs unknown step `x`".to_owned()), "{errors:?}");
-        assert!(errors.contains(&"step `a`: duplicate id".to_owned()), "{errors:?}");
-        assert!(errors.iter().any(|e| e.starts_with("step `B`: id must")), "{errors:?}");
-        assert!(errors.contains(&"step `B`: needs itself".to_owned()), "{errors:?}");
+        assert!(
+            errors.contains(&"step `a`: needs unknown step `x`".to_owned()),
+            "{errors:?}"
+        );
+        assert!(
+            errors.contains(&"step `a`: duplicate id".to_owned()),
+            "{errors:?}"
+        );
+        assert!(
+            errors.iter().any(|e| e.starts_with("step `B`: id must")),
+            "{errors:?}"
+        );
+        assert!(
+            errors.contains(&"step `B`: needs itself".to_owned()),
+            "{errors:?}"
+        );
     }
 
     #[test]
@@ -203,7 +242,10 @@ pub(crate) mod tests {
         let g = graph(&[("a", &["c"]), ("b", &["a"]), ("c", &["b"]), ("d", &[])]);
         let errors = g.validate();
         assert_eq!(errors.len(), 1);
-        assert_eq!(errors[0].to_string(), "step `a`: part of a cycle (a -> b -> c)");
+        assert_eq!(
+            errors[0].to_string(),
+            "step `a`: part of a cycle (a -> b -> c)"
+        );
     }
 
     #[test]

@@ -64,6 +64,9 @@ pub struct Layout {
     pub height: f64,
 }
 
+/// A link between slots of adjacent layers: ((layer, slot), (next layer, slot)).
+type Link = ((usize, Slot), (usize, Slot));
+
 /// A slot in a layer: a real step, or a waypoint reserving room for a long edge.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Slot {
@@ -83,7 +86,11 @@ impl Layout {
             .steps
             .iter()
             .enumerate()
-            .flat_map(|(to, s)| s.needs.iter().filter_map(move |need| index(need).map(|from| (from, to))))
+            .flat_map(|(to, s)| {
+                s.needs
+                    .iter()
+                    .filter_map(move |need| index(need).map(|from| (from, to)))
+            })
             .filter(|(from, to)| from != to)
             .collect();
         let layer_of = layers(graph, &edges);
@@ -95,14 +102,20 @@ impl Layout {
             slots[l].push(Slot::Node(i));
         }
         // Hop chains: per edge, the slots it passes through, from source to target.
-        let mut waypoints: Vec<(usize, usize)> = Vec::new(); // (edge, layer)
+        let mut waypoints = 0;
         let mut chains: Vec<Vec<(usize, Slot)>> = Vec::with_capacity(edges.len());
-        for (e, &(from, to)) in edges.iter().enumerate() {
+        for &(from, to) in &edges {
             let mut chain = vec![(layer_of[from], Slot::Node(from))];
-            for l in layer_of[from] + 1..layer_of[to] {
-                let w = waypoints.len();
-                waypoints.push((e, l));
-                slots[l].push(Slot::Waypoint(w));
+            let between = layer_of[from] + 1..layer_of[to];
+            for (l, layer) in slots
+                .iter_mut()
+                .enumerate()
+                .take(between.end)
+                .skip(between.start)
+            {
+                let w = waypoints;
+                waypoints += 1;
+                layer.push(Slot::Waypoint(w));
                 chain.push((l, Slot::Waypoint(w)));
             }
             chain.push((layer_of[to], Slot::Node(to)));
@@ -114,7 +127,7 @@ impl Layout {
         let row = NODE_H + ROW_GAP;
         let tallest = slots.iter().map(Vec::len).max().unwrap_or(0) as f64;
         let mut node_pos = vec![Point::default(); n];
-        let mut waypoint_pos = vec![Point::default(); waypoints.len()];
+        let mut waypoint_pos = vec![Point::default(); waypoints];
         for (l, layer) in slots.iter().enumerate() {
             let x = MARGIN + l as f64 * (NODE_W + LAYER_GAP);
             let top = MARGIN + (tallest - layer.len() as f64) * row / 2.0;
@@ -130,7 +143,12 @@ impl Layout {
             .steps
             .iter()
             .enumerate()
-            .map(|(i, s)| NodeBox { id: s.id.clone(), layer: layer_of[i], x: node_pos[i].x, y: node_pos[i].y })
+            .map(|(i, s)| NodeBox {
+                id: s.id.clone(),
+                layer: layer_of[i],
+                x: node_pos[i].x,
+                y: node_pos[i].y,
+            })
             .collect();
 
         let edge_paths = edges
@@ -149,7 +167,9 @@ impl Layout {
                             segments.push(Cubic::horizontal(enter, leave));
                             cursor = leave;
                         }
-                        Slot::Node(i) => segments.push(Cubic::horizontal(cursor, nodes[i].left_mid())),
+                        Slot::Node(i) => {
+                            segments.push(Cubic::horizontal(cursor, nodes[i].left_mid()))
+                        }
                     }
                 }
                 EdgePath {
@@ -163,8 +183,14 @@ impl Layout {
         Layout {
             nodes,
             edges: edge_paths,
-            width: round1(2.0 * MARGIN + layer_count as f64 * NODE_W + layer_count.saturating_sub(1) as f64 * LAYER_GAP),
-            height: round1(2.0 * MARGIN + tallest * row - if tallest > 0.0 { ROW_GAP } else { 0.0 }),
+            width: round1(
+                2.0 * MARGIN
+                    + layer_count as f64 * NODE_W
+                    + layer_count.saturating_sub(1) as f64 * LAYER_GAP,
+            ),
+            height: round1(
+                2.0 * MARGIN + tallest * row - if tallest > 0.0 { ROW_GAP } else { 0.0 },
+            ),
         }
     }
 
@@ -200,12 +226,19 @@ impl Layout {
 
 fn round_cubic(c: Cubic) -> Cubic {
     let r = |p: Point| Point::new(round1(p.x), round1(p.y));
-    Cubic { from: r(c.from), c1: r(c.c1), c2: r(c.c2), to: r(c.to) }
+    Cubic {
+        from: r(c.from),
+        c1: r(c.c1),
+        c2: r(c.c2),
+        to: r(c.to),
+    }
 }
 
 /// Longest-path layering: a step sits one layer right of its deepest need.
 fn layers(graph: &Graph, edges: &[(usize, usize)]) -> Vec<usize> {
-    let order = graph.topo_order().unwrap_or_else(|_| (0..graph.steps.len()).collect());
+    let order = graph
+        .topo_order()
+        .unwrap_or_else(|_| (0..graph.steps.len()).collect());
     let mut layer = vec![0usize; graph.steps.len()];
     for &v in &order {
         for &(from, to) in edges {
@@ -222,14 +255,19 @@ fn layers(graph: &Graph, edges: &[(usize, usize)]) -> Vec<usize> {
 /// Sorting is stable, so ties keep declaration order and the result is deterministic.
 fn order_layers(slots: &mut [Vec<Slot>], chains: &[Vec<(usize, Slot)>]) {
     // Adjacent-layer links between slots, from the hop chains.
-    let links: Vec<((usize, Slot), (usize, Slot))> =
-        chains.iter().flat_map(|c| c.windows(2).map(|w| (w[0], w[1]))).collect();
+    let links: Vec<Link> = chains
+        .iter()
+        .flat_map(|c| c.windows(2).map(|w| (w[0], w[1])))
+        .collect();
     let mut best = slots.to_vec();
     let mut best_crossings = count_crossings(slots, &links);
     for sweep in 0..SWEEPS {
         let downward = sweep % 2 == 0;
-        let layer_ids: Vec<usize> =
-            if downward { (1..slots.len()).collect() } else { (0..slots.len().saturating_sub(1)).rev().collect() };
+        let layer_ids: Vec<usize> = if downward {
+            (1..slots.len()).collect()
+        } else {
+            (0..slots.len().saturating_sub(1)).rev().collect()
+        };
         for l in layer_ids {
             let neighbour_layer = if downward { l - 1 } else { l + 1 };
             let position = |slot: Slot| slots[neighbour_layer].iter().position(|s| *s == slot);
@@ -241,7 +279,10 @@ fn order_layers(slots: &mut [Vec<Slot>], chains: &[Vec<(usize, Slot)>]) {
                         .iter()
                         .filter_map(|&(a, b)| {
                             let (me, other) = if downward { (b, a) } else { (a, b) };
-                            (me == (l, slot)).then(|| position(other.1)).flatten().map(|p| p as f64)
+                            (me == (l, slot))
+                                .then(|| position(other.1))
+                                .flatten()
+                                .map(|p| p as f64)
                         })
                         .collect();
                     let key = if neighbours.is_empty() {
@@ -265,9 +306,10 @@ fn order_layers(slots: &mut [Vec<Slot>], chains: &[Vec<(usize, Slot)>]) {
     slots.clone_from_slice(&best);
 }
 
-fn count_crossings(slots: &[Vec<Slot>], links: &[((usize, Slot), (usize, Slot))]) -> usize {
+fn count_crossings(slots: &[Vec<Slot>], links: &[Link]) -> usize {
     let pos = |(l, s): (usize, Slot)| slots[l].iter().position(|x| *x == s).unwrap_or(0);
-    let spans: Vec<(usize, usize, usize)> = links.iter().map(|&(a, b)| (a.0, pos(a), pos(b))).collect();
+    let spans: Vec<(usize, usize, usize)> =
+        links.iter().map(|&(a, b)| (a.0, pos(a), pos(b))).collect();
     let mut count = 0;
     for (i, a) in spans.iter().enumerate() {
         for b in &spans[i + 1..] {
@@ -319,9 +361,15 @@ mod tests {
         let layout = Layout::compute(&fan());
         for (i, a) in layout.nodes.iter().enumerate() {
             assert!(a.x >= 0.0 && a.y >= 0.0);
-            assert!(a.x + NODE_W <= layout.width && a.y + NODE_H <= layout.height, "{a:?}");
+            assert!(
+                a.x + NODE_W <= layout.width && a.y + NODE_H <= layout.height,
+                "{a:?}"
+            );
             for b in &layout.nodes[i + 1..] {
-                let apart = a.x + NODE_W <= b.x || b.x + NODE_W <= a.x || a.y + NODE_H <= b.y || b.y + NODE_H <= a.y;
+                let apart = a.x + NODE_W <= b.x
+                    || b.x + NODE_W <= a.x
+                    || a.y + NODE_H <= b.y
+                    || b.y + NODE_H <= a.y;
                 assert!(apart, "{a:?} overlaps {b:?}");
             }
         }
@@ -344,7 +392,11 @@ mod tests {
                         && p.x < node.x + NODE_W - 0.5
                         && p.y > node.y + 0.5
                         && p.y < node.y + NODE_H - 0.5;
-                    assert!(!inside, "edge {}->{} crosses {}", edge.from, edge.to, node.id);
+                    assert!(
+                        !inside,
+                        "edge {}->{} crosses {}",
+                        edge.from, edge.to, node.id
+                    );
                 }
             }
         }

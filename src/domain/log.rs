@@ -18,7 +18,10 @@ pub struct LogLine {
 /// Cuts an over-long line at a character boundary and says so.
 pub fn clip_line(line: &str) -> String {
     match line.char_indices().nth(MAX_LINE_CHARS) {
-        Some((cut, _)) => format!("{}… [line cut at {MAX_LINE_CHARS} characters]", &line[..cut]),
+        Some((cut, _)) => format!(
+            "{}… [line cut at {MAX_LINE_CHARS} characters]",
+            &line[..cut]
+        ),
         None => line.to_owned(),
     }
 }

@@ -100,11 +100,18 @@ pub const DEFAULT_MAX_PARALLEL: usize = 4;
 impl Pipeline {
     /// Parses and validates a pipeline file. `file` names it in every error.
     pub fn parse(file: &str, text: &str) -> Result<Pipeline, Vec<PipelineError>> {
-        let err = |problem: String| PipelineError { file: file.to_owned(), problem };
-        let raw: PipelineFile = toml::from_str(text).map_err(|e| vec![err(toml_problem(text, &e))])?;
+        let err = |problem: String| PipelineError {
+            file: file.to_owned(),
+            problem,
+        };
+        let raw: PipelineFile =
+            toml::from_str(text).map_err(|e| vec![err(toml_problem(text, &e))])?;
         let mut errors = Vec::new();
         if !is_slug(&raw.id) {
-            errors.push(err(format!("pipeline id `{}` must use only a-z, 0-9, `-` and `_`", raw.id)));
+            errors.push(err(format!(
+                "pipeline id `{}` must use only a-z, 0-9, `-` and `_`",
+                raw.id
+            )));
         }
         if raw.max_parallel == Some(0) {
             errors.push(err("`max_parallel` must be at least 1".into()));
@@ -112,7 +119,9 @@ impl Pipeline {
         for (key, spec) in &raw.params {
             if let (Some(default), false) = (&spec.default, spec.choices.is_empty()) {
                 if !spec.choices.contains(default) {
-                    errors.push(err(format!("param `{key}`: default `{default}` is not one of its choices")));
+                    errors.push(err(format!(
+                        "param `{key}`: default `{default}` is not one of its choices"
+                    )));
                 }
             }
         }
@@ -127,8 +136,16 @@ impl Pipeline {
             steps,
             on_failure,
         };
-        errors.extend(pipeline.graph().validate().into_iter().map(|e| err(e.to_string())));
-        let rollback = Graph { steps: pipeline.on_failure.iter().map(Step::graph_step).collect() };
+        errors.extend(
+            pipeline
+                .graph()
+                .validate()
+                .into_iter()
+                .map(|e| err(e.to_string())),
+        );
+        let rollback = Graph {
+            steps: pipeline.on_failure.iter().map(Step::graph_step).collect(),
+        };
         if !rollback.steps.is_empty() {
             for problem in rollback.validate() {
                 errors.push(err(format!("on_failure {problem}")));
@@ -148,7 +165,9 @@ impl Pipeline {
 
     /// The graph drawn for this pipeline and tracked by its runs.
     pub fn graph(&self) -> Graph {
-        Graph { steps: self.steps.iter().map(Step::graph_step).collect() }
+        Graph {
+            steps: self.steps.iter().map(Step::graph_step).collect(),
+        }
     }
 
     /// The parameters of a run: defaults filled in, unknown keys and values outside the
@@ -162,9 +181,16 @@ impl Pipeline {
         }
         let mut resolved = BTreeMap::new();
         for (key, spec) in &self.params {
-            let value = given.get(key).cloned().or_else(|| spec.default.clone()).unwrap_or_default();
+            let value = given
+                .get(key)
+                .cloned()
+                .or_else(|| spec.default.clone())
+                .unwrap_or_default();
             if !spec.choices.is_empty() && !spec.choices.contains(&value) {
-                return Err(format!("parameter `{key}` must be one of {}", spec.choices.join(", ")));
+                return Err(format!(
+                    "parameter `{key}` must be one of {}",
+                    spec.choices.join(", ")
+                ));
             }
             resolved.insert(key.clone(), value);
         }
@@ -267,27 +293,36 @@ run = "echo undo"
     }
 
     fn problems(text: &str) -> Vec<String> {
-        Pipeline::parse("bad.toml", text).unwrap_err().into_iter().map(|e| e.to_string()).collect()
+        Pipeline::parse("bad.toml", text)
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.to_string())
+            .collect()
     }
 
     #[test]
     fn names_file_step_and_problem() {
-        let cycle = problems(
-            "id='p'\n[[steps]]\nid='a'\nneeds=['b']\n[[steps]]\nid='b'\nneeds=['a']\n",
-        );
+        let cycle =
+            problems("id='p'\n[[steps]]\nid='a'\nneeds=['b']\n[[steps]]\nid='b'\nneeds=['a']\n");
         assert_eq!(cycle, ["bad.toml: step `a`: part of a cycle (a -> b)"]);
         let unknown = problems("id='p'\n[[steps]]\nid='a'\nneeds=['zzz']\n");
         assert_eq!(unknown, ["bad.toml: step `a`: needs unknown step `zzz`"]);
         let duplicate = problems("id='p'\n[[steps]]\nid='a'\n[[steps]]\nid='a'\n");
         assert_eq!(duplicate, ["bad.toml: step `a`: duplicate id"]);
         let duration = problems("id='p'\n[[steps]]\nid='a'\ntimeout='soon'\n");
-        assert!(duration[0].starts_with("bad.toml: step `a`: timeout: bad duration `soon`"), "{duration:?}");
+        assert!(
+            duration[0].starts_with("bad.toml: step `a`: timeout: bad duration `soon`"),
+            "{duration:?}"
+        );
     }
 
     #[test]
     fn rejects_bad_toml_and_unknown_fields() {
         let syntax = problems("id = \n");
-        assert!(syntax[0].starts_with("bad.toml: invalid TOML"), "{syntax:?}");
+        assert!(
+            syntax[0].starts_with("bad.toml: invalid TOML"),
+            "{syntax:?}"
+        );
         let typo = problems("id='p'\n[[steps]]\nid='a'\nneeds_=['b']\n");
         assert!(typo[0].contains("needs_"), "{typo:?}");
     }
@@ -300,6 +335,9 @@ run = "echo undo"
         let bad = BTreeMap::from([("environment".to_owned(), "moon".to_owned())]);
         assert!(p.resolve_params(&bad).unwrap_err().contains("environment"));
         let unknown = BTreeMap::from([("colour".to_owned(), "red".to_owned())]);
-        assert_eq!(p.resolve_params(&unknown).unwrap_err(), "unknown parameter `colour`");
+        assert_eq!(
+            p.resolve_params(&unknown).unwrap_err(),
+            "unknown parameter `colour`"
+        );
     }
 }

@@ -29,7 +29,11 @@ impl StepState {
     /// Milliseconds the step has run, up to `now` while it is still running.
     pub fn duration_ms(&self, now: DateTime<Utc>) -> Option<i64> {
         let start = self.started_at?;
-        Some((self.finished_at.unwrap_or(now) - start).num_milliseconds().max(0))
+        Some(
+            (self.finished_at.unwrap_or(now) - start)
+                .num_milliseconds()
+                .max(0),
+        )
     }
 }
 
@@ -84,7 +88,13 @@ pub enum ApplyError {
 
 impl RunState {
     /// A fresh run with every step of `graph` pending.
-    pub fn new(id: &str, pipeline: Option<&str>, name: &str, graph: &Graph, created_at: DateTime<Utc>) -> Self {
+    pub fn new(
+        id: &str,
+        pipeline: Option<&str>,
+        name: &str,
+        graph: &Graph,
+        created_at: DateTime<Utc>,
+    ) -> Self {
         RunState {
             id: id.to_owned(),
             pipeline: pipeline.map(str::to_owned),
@@ -99,7 +109,15 @@ impl RunState {
             steps: graph
                 .steps
                 .iter()
-                .map(|s| (s.id.clone(), StepState { weight: s.weight, ..StepState::default() }))
+                .map(|s| {
+                    (
+                        s.id.clone(),
+                        StepState {
+                            weight: s.weight,
+                            ..StepState::default()
+                        },
+                    )
+                })
                 .collect(),
         }
     }
@@ -107,7 +125,10 @@ impl RunState {
     /// Applies one stored event. On error the state is unchanged.
     pub fn apply(&mut self, event: &StoredEvent) -> Result<(), ApplyError> {
         if event.seq != self.seq + 1 {
-            return Err(ApplyError::OutOfOrder { expected_after: self.seq, got: event.seq });
+            return Err(ApplyError::OutOfOrder {
+                expected_after: self.seq,
+                got: event.seq,
+            });
         }
         if self.status.is_terminal() {
             return Err(ApplyError::RunFinished(self.status));
@@ -137,7 +158,12 @@ impl RunState {
                 state.started_at = Some(ts);
                 self.mark_running(ts);
             }
-            EventKind::StepProgress { step, progress, message, rows } => {
+            EventKind::StepProgress {
+                step,
+                progress,
+                message,
+                rows,
+            } => {
                 let state = self.open_step(step)?;
                 if state.status == Status::Pending {
                     state.status = Status::Running;
@@ -158,7 +184,11 @@ impl RunState {
                 let state = self.open_step(step)?;
                 state.warnings.push(message.clone());
             }
-            EventKind::StepFinished { step, status, message } => {
+            EventKind::StepFinished {
+                step,
+                status,
+                message,
+            } => {
                 let state = self.open_step(step)?;
                 // A step that succeeded after warnings ends as `warning` (PROTOCOL.md).
                 state.status = if *status == Status::Success && !state.warnings.is_empty() {
@@ -184,7 +214,10 @@ impl RunState {
     }
 
     /// Folds a whole history; stops at the first event that does not apply.
-    pub fn fold<'a>(mut self, events: impl IntoIterator<Item = &'a StoredEvent>) -> Result<Self, ApplyError> {
+    pub fn fold<'a>(
+        mut self,
+        events: impl IntoIterator<Item = &'a StoredEvent>,
+    ) -> Result<Self, ApplyError> {
         for event in events {
             self.apply(event)?;
         }
@@ -193,9 +226,15 @@ impl RunState {
 
     /// A step that exists and has not finished.
     fn open_step(&mut self, step: &str) -> Result<&mut StepState, ApplyError> {
-        let state = self.steps.get_mut(step).ok_or_else(|| ApplyError::UnknownStep(step.to_owned()))?;
+        let state = self
+            .steps
+            .get_mut(step)
+            .ok_or_else(|| ApplyError::UnknownStep(step.to_owned()))?;
         if state.status.is_terminal() {
-            return Err(ApplyError::StepFinished { step: step.to_owned(), status: state.status });
+            return Err(ApplyError::StepFinished {
+                step: step.to_owned(),
+                status: state.status,
+            });
         }
         Ok(state)
     }
@@ -213,13 +252,21 @@ impl RunState {
     pub fn percent(&self) -> f64 {
         let total: f64 = self.steps.values().map(|s| s.weight).sum();
         if total <= 0.0 {
-            return if self.status.is_terminal() { 100.0 } else { 0.0 };
+            return if self.status.is_terminal() {
+                100.0
+            } else {
+                0.0
+            };
         }
         let done: f64 = self
             .steps
             .values()
             .map(|s| {
-                let fraction = if s.status.is_terminal() { 1.0 } else { s.progress / 100.0 };
+                let fraction = if s.status.is_terminal() {
+                    1.0
+                } else {
+                    s.progress / 100.0
+                };
                 s.weight * fraction
             })
             .sum();
@@ -229,7 +276,11 @@ impl RunState {
     /// Milliseconds since the run started, up to `now` while it runs.
     pub fn elapsed_ms(&self, now: DateTime<Utc>) -> Option<i64> {
         let start = self.started_at?;
-        Some((self.finished_at.unwrap_or(now) - start).num_milliseconds().max(0))
+        Some(
+            (self.finished_at.unwrap_or(now) - start)
+                .num_milliseconds()
+                .max(0),
+        )
     }
 
     pub fn summary(&self) -> RunSummary {
@@ -257,25 +308,51 @@ mod tests {
     }
 
     fn run() -> RunState {
-        RunState::new("r1", Some("p"), "P", &graph(&[("a", &[]), ("b", &["a"])]), at(0))
+        RunState::new(
+            "r1",
+            Some("p"),
+            "P",
+            &graph(&[("a", &[]), ("b", &["a"])]),
+            at(0),
+        )
     }
 
     fn ev(seq: Seq, secs: i64, kind: EventKind) -> StoredEvent {
-        StoredEvent { seq, kind, id: None, ts: at(secs) }
+        StoredEvent {
+            seq,
+            kind,
+            id: None,
+            ts: at(secs),
+        }
     }
 
     fn progress(step: &str, p: f64) -> EventKind {
-        EventKind::StepProgress { step: step.into(), progress: Some(p), message: Some(format!("{p}%")), rows: Some(10) }
+        EventKind::StepProgress {
+            step: step.into(),
+            progress: Some(p),
+            message: Some(format!("{p}%")),
+            rows: Some(10),
+        }
     }
 
     fn finished(step: &str, status: Status) -> EventKind {
-        EventKind::StepFinished { step: step.into(), status, message: None }
+        EventKind::StepFinished {
+            step: step.into(),
+            status,
+            message: None,
+        }
     }
 
     #[test]
     fn folds_a_successful_run() {
         let events = [
-            ev(1, 1, EventKind::RunStarted { params: BTreeMap::from([("env".into(), "prod".into())]) }),
+            ev(
+                1,
+                1,
+                EventKind::RunStarted {
+                    params: BTreeMap::from([("env".into(), "prod".into())]),
+                },
+            ),
             ev(2, 2, EventKind::StepStarted { step: "a".into() }),
             ev(3, 3, progress("a", 50.0)),
             ev(4, 4, finished("a", Status::Success)),
@@ -288,7 +365,11 @@ mod tests {
         assert_eq!(state.steps["a"].status, Status::Success);
         assert_eq!(state.steps["a"].progress, 100.0);
         assert_eq!(state.steps["a"].duration_ms(at(99)), Some(2_000));
-        assert_eq!(state.steps["b"].status, Status::Running, "progress implies started");
+        assert_eq!(
+            state.steps["b"].status,
+            Status::Running,
+            "progress implies started"
+        );
         assert_eq!(state.steps["b"].rows, Some(10));
         assert!((state.percent() - 60.0).abs() < 1e-9);
         assert_eq!(state.elapsed_ms(at(11)), Some(10_000));
@@ -297,7 +378,14 @@ mod tests {
     #[test]
     fn warnings_turn_success_into_warning() {
         let events = [
-            ev(1, 1, EventKind::StepWarning { step: "a".into(), message: "disk".into() }),
+            ev(
+                1,
+                1,
+                EventKind::StepWarning {
+                    step: "a".into(),
+                    message: "disk".into(),
+                },
+            ),
             ev(2, 2, finished("a", Status::Success)),
         ];
         let state = run().fold(&events).unwrap();
@@ -307,23 +395,60 @@ mod tests {
 
     #[test]
     fn illegal_transitions_are_errors_and_change_nothing() {
-        let mut state = run().fold(&[ev(1, 1, finished("a", Status::Failed))]).unwrap();
+        let mut state = run()
+            .fold(&[ev(1, 1, finished("a", Status::Failed))])
+            .unwrap();
         let before = state.clone();
         assert_eq!(
             state.apply(&ev(2, 2, progress("a", 10.0))),
-            Err(ApplyError::StepFinished { step: "a".into(), status: Status::Failed })
+            Err(ApplyError::StepFinished {
+                step: "a".into(),
+                status: Status::Failed
+            })
         );
-        assert_eq!(state.apply(&ev(2, 2, progress("zzz", 10.0))), Err(ApplyError::UnknownStep("zzz".into())));
-        assert_eq!(state.apply(&ev(5, 2, progress("b", 10.0))), Err(ApplyError::OutOfOrder { expected_after: 1, got: 5 }));
+        assert_eq!(
+            state.apply(&ev(2, 2, progress("zzz", 10.0))),
+            Err(ApplyError::UnknownStep("zzz".into()))
+        );
+        assert_eq!(
+            state.apply(&ev(5, 2, progress("b", 10.0))),
+            Err(ApplyError::OutOfOrder {
+                expected_after: 1,
+                got: 5
+            })
+        );
         assert_eq!(state, before);
-        state.apply(&ev(2, 2, EventKind::StepStarted { step: "b".into() })).unwrap();
+        state
+            .apply(&ev(2, 2, EventKind::StepStarted { step: "b".into() }))
+            .unwrap();
         assert_eq!(
             state.apply(&ev(3, 3, EventKind::StepStarted { step: "b".into() })),
             Err(ApplyError::StepAlreadyStarted("b".into()))
         );
-        state.apply(&ev(3, 3, EventKind::RunFinished { status: Status::Failed, message: None })).unwrap();
-        assert_eq!(state.apply(&ev(4, 4, progress("b", 1.0))), Err(ApplyError::RunFinished(Status::Failed)));
-        assert_eq!(state.apply(&ev(4, 4, EventKind::RunStarted { params: BTreeMap::new() })), Err(ApplyError::RunFinished(Status::Failed)));
+        state
+            .apply(&ev(
+                3,
+                3,
+                EventKind::RunFinished {
+                    status: Status::Failed,
+                    message: None,
+                },
+            ))
+            .unwrap();
+        assert_eq!(
+            state.apply(&ev(4, 4, progress("b", 1.0))),
+            Err(ApplyError::RunFinished(Status::Failed))
+        );
+        assert_eq!(
+            state.apply(&ev(
+                4,
+                4,
+                EventKind::RunStarted {
+                    params: BTreeMap::new()
+                }
+            )),
+            Err(ApplyError::RunFinished(Status::Failed))
+        );
     }
 
     #[test]
@@ -343,7 +468,8 @@ mod tests {
         for chunk in events.chunks(7) {
             incremental = incremental.fold(chunk).unwrap();
             // A snapshot taken mid-way and serialised (as sent to a browser) resumes identically.
-            incremental = serde_json::from_str(&serde_json::to_string(&incremental).unwrap()).unwrap();
+            incremental =
+                serde_json::from_str(&serde_json::to_string(&incremental).unwrap()).unwrap();
         }
         assert_eq!(whole, incremental);
         assert_eq!(whole.percent(), 100.0);

@@ -75,12 +75,18 @@ mod tests {
         assert_eq!(Status::parse("started"), Some(Status::Running));
         assert_eq!(Status::parse("error"), Some(Status::Failed));
         assert_eq!(Status::parse("bogus"), None);
-        assert_eq!(serde_json::to_string(&Status::Success).unwrap(), "\"success\"");
+        assert_eq!(
+            serde_json::to_string(&Status::Success).unwrap(),
+            "\"success\""
+        );
     }
 
     #[test]
     fn terminal_statuses() {
-        let terminal: Vec<_> = Status::ALL.into_iter().filter(|s| s.is_terminal()).collect();
+        let terminal: Vec<_> = Status::ALL
+            .into_iter()
+            .filter(|s| s.is_terminal())
+            .collect();
         assert_eq!(terminal.len(), 5);
         assert!(!Status::Running.is_terminal());
     }

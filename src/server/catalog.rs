@@ -10,7 +10,10 @@ use std::sync::Arc;
 const DEMOS: [(&str, &str); 3] = [
     ("demo/deploy-web.toml", include_str!("demo/deploy-web.toml")),
     ("demo/etl-orders.toml", include_str!("demo/etl-orders.toml")),
-    ("demo/build-matrix.toml", include_str!("demo/build-matrix.toml")),
+    (
+        "demo/build-matrix.toml",
+        include_str!("demo/build-matrix.toml"),
+    ),
 ];
 
 /// One loaded pipeline and where it came from.
@@ -52,7 +55,13 @@ impl Catalog {
     }
 
     fn insert(&mut self, pipeline: Pipeline, dir: Option<PathBuf>) {
-        self.entries.insert(pipeline.id.clone(), Entry { pipeline: Arc::new(pipeline), dir });
+        self.entries.insert(
+            pipeline.id.clone(),
+            Entry {
+                pipeline: Arc::new(pipeline),
+                dir,
+            },
+        );
     }
 
     pub fn get(&self, id: &str) -> Option<&Entry> {
@@ -68,8 +77,12 @@ impl Catalog {
 /// Reads and validates one pipeline file.
 pub fn read_pipeline(path: &Path) -> Result<Pipeline, Vec<PipelineError>> {
     let label = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| vec![PipelineError { file: label.clone(), problem: format!("cannot read: {e}") }])?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        vec![PipelineError {
+            file: label.clone(),
+            problem: format!("cannot read: {e}"),
+        }]
+    })?;
     Pipeline::parse(&label, &text)
 }
 
@@ -87,7 +100,13 @@ fn toml_files(dir: &Path) -> (Vec<PathBuf>, Vec<PipelineError>) {
         }
         Err(e) => {
             let problem = format!("cannot read pipeline directory: {e}");
-            (Vec::new(), vec![PipelineError { file: dir.display().to_string(), problem }])
+            (
+                Vec::new(),
+                vec![PipelineError {
+                    file: dir.display().to_string(),
+                    problem,
+                }],
+            )
         }
     }
 }
@@ -102,25 +121,52 @@ mod tests {
         assert!(errors.is_empty(), "{errors:?}");
         let deploy = &catalog.get("deploy-web").unwrap().pipeline;
         let ids: Vec<&str> = deploy.steps.iter().map(|s| s.id.as_str()).collect();
-        assert_eq!(ids, ["starting-container", "cloning-repo", "starting-service", "running", "graceful-shutdown", "stopped"]);
+        assert_eq!(
+            ids,
+            [
+                "starting-container",
+                "cloning-repo",
+                "starting-service",
+                "running",
+                "graceful-shutdown",
+                "stopped"
+            ]
+        );
         assert!(catalog.get("etl-orders").is_some());
         let matrix = &catalog.get("build-matrix").unwrap().pipeline;
         assert!(matrix.steps.len() >= 8);
-        assert!(matrix.steps.iter().filter(|s| s.needs.len() > 1).count() >= 1, "has a fan-in");
+        assert!(
+            matrix.steps.iter().filter(|s| s.needs.len() > 1).count() >= 1,
+            "has a fan-in"
+        );
     }
 
     #[test]
     fn bad_files_are_reported_and_good_ones_load() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("good.toml"), "id='good'\n[[steps]]\nid='a'\nrun='true'\n").unwrap();
-        std::fs::write(dir.path().join("cycle.toml"), "id='c'\n[[steps]]\nid='a'\nneeds=['a']\n").unwrap();
+        std::fs::write(
+            dir.path().join("good.toml"),
+            "id='good'\n[[steps]]\nid='a'\nrun='true'\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("cycle.toml"),
+            "id='c'\n[[steps]]\nid='a'\nneeds=['a']\n",
+        )
+        .unwrap();
         std::fs::write(dir.path().join("notes.txt"), "ignored").unwrap();
         let (catalog, errors) = Catalog::load(Some(dir.path()));
         assert!(catalog.get("good").is_some());
         assert!(catalog.get("c").is_none());
         assert_eq!(errors.len(), 1);
         let message = errors[0].to_string();
-        assert!(message.contains("cycle.toml") && message.contains("step `a`: needs itself"), "{message}");
-        assert_eq!(catalog.get("good").unwrap().dir.as_deref(), Some(dir.path()));
+        assert!(
+            message.contains("cycle.toml") && message.contains("step `a`: needs itself"),
+            "{message}"
+        );
+        assert_eq!(
+            catalog.get("good").unwrap().dir.as_deref(),
+            Some(dir.path())
+        );
     }
 }

@@ -29,11 +29,15 @@ pub enum CommandError {
 fn check_run_id(id: &str) -> Result<(), CommandError> {
     let ok = !id.is_empty()
         && id.len() <= 128
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
     if ok {
         Ok(())
     } else {
-        Err(CommandError::BadRunId(format!("`{id}` must be 1-128 characters of A-Z, a-z, 0-9, `.`, `_`, `-`")))
+        Err(CommandError::BadRunId(format!(
+            "`{id}` must be 1-128 characters of A-Z, a-z, 0-9, `.`, `_`, `-`"
+        )))
     }
 }
 
@@ -50,8 +54,14 @@ pub async fn start_pipeline_run(
     params: &BTreeMap<String, String>,
     id: Option<String>,
 ) -> Result<(RunSummary, bool), CommandError> {
-    let entry = state.catalog.get(pipeline).ok_or_else(|| CommandError::UnknownPipeline(pipeline.to_owned()))?;
-    let params = entry.pipeline.resolve_params(params).map_err(CommandError::BadParams)?;
+    let entry = state
+        .catalog
+        .get(pipeline)
+        .ok_or_else(|| CommandError::UnknownPipeline(pipeline.to_owned()))?;
+    let params = entry
+        .pipeline
+        .resolve_params(params)
+        .map_err(CommandError::BadParams)?;
     let id = match id {
         Some(id) => {
             check_run_id(&id)?;
@@ -61,7 +71,13 @@ pub async fn start_pipeline_run(
     };
     let graph = entry.pipeline.graph();
     let now = Utc::now();
-    let initial = RunState::new(&id, Some(&entry.pipeline.id), &entry.pipeline.name, &graph, now);
+    let initial = RunState::new(
+        &id,
+        Some(&entry.pipeline.id),
+        &entry.pipeline.name,
+        &graph,
+        now,
+    );
     let record = RunRecord {
         id: id.clone(),
         pipeline: Some(entry.pipeline.id.clone()),
@@ -73,7 +89,9 @@ pub async fn start_pipeline_run(
     };
     let (summary, created) = state.runs.create(record).await?;
     if created {
-        state.executor.spawn(id, entry.pipeline.clone(), params, entry.dir.clone());
+        state
+            .executor
+            .spawn(id, entry.pipeline.clone(), params, entry.dir.clone());
     }
     Ok((summary, created))
 }
@@ -96,10 +114,20 @@ pub async fn create_adhoc_run(
         }
         None => new_run_id("run"),
     };
-    let name = name.filter(|n| !n.trim().is_empty()).unwrap_or_else(|| id.clone());
+    let name = name
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| id.clone());
     let now = Utc::now();
     let initial = RunState::new(&id, None, &name, &graph, now);
-    let record = RunRecord { id: id.clone(), pipeline: None, name, graph, executor: false, created_at: now, summary: initial.summary() };
+    let record = RunRecord {
+        id: id.clone(),
+        pipeline: None,
+        name,
+        graph,
+        executor: false,
+        created_at: now,
+        summary: initial.summary(),
+    };
     Ok(state.runs.create(record).await?)
 }
 
@@ -118,18 +146,34 @@ pub async fn cancel_run(state: &AppState, run: &str) -> Result<RunSummary, Comma
 }
 
 /// Ends every open step and the run itself with `status`.
-async fn close_run(state: &AppState, current: &RunState, status: Status, message: &str) -> Result<(), RunError> {
+async fn close_run(
+    state: &AppState,
+    current: &RunState,
+    status: Status,
+    message: &str,
+) -> Result<(), RunError> {
     let mut events: Vec<NewEvent> = current
         .steps
         .iter()
         .filter(|(_, s)| !s.status.is_terminal())
         .map(|(step, s)| {
             // A step that never started did not fail: it was cancelled with the run.
-            let step_status = if s.status == Status::Running { status } else { Status::Cancelled };
-            NewEvent::new(EventKind::StepFinished { step: step.clone(), status: step_status, message: Some(message.to_owned()) })
+            let step_status = if s.status == Status::Running {
+                status
+            } else {
+                Status::Cancelled
+            };
+            NewEvent::new(EventKind::StepFinished {
+                step: step.clone(),
+                status: step_status,
+                message: Some(message.to_owned()),
+            })
         })
         .collect();
-    events.push(NewEvent::new(EventKind::RunFinished { status, message: Some(message.to_owned()) }));
+    events.push(NewEvent::new(EventKind::RunFinished {
+        status,
+        message: Some(message.to_owned()),
+    }));
     state.runs.append(&current.id, events).await
 }
 
@@ -139,7 +183,13 @@ pub async fn fail_interrupted_runs(state: &AppState) -> Result<usize, RunError> 
     let orphans = state.runs.store().orphaned_runs().await?;
     for run in &orphans {
         let current = state.runs.state(run).await?;
-        close_run(state, &current, Status::Failed, "interrupted: the server stopped while this run was executing").await?;
+        close_run(
+            state,
+            &current,
+            Status::Failed,
+            "interrupted: the server stopped while this run was executing",
+        )
+        .await?;
         tracing::warn!(run.id = %run, "marked interrupted run as failed");
     }
     Ok(orphans.len())

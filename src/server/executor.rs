@@ -43,25 +43,47 @@ struct RunContext {
 
 impl Executor {
     pub fn new(runs: Arc<Runs>, work_root: PathBuf, public_url: String) -> Self {
-        Executor { runs, work_root, public_url, active: Mutex::new(HashMap::new()) }
+        Executor {
+            runs,
+            work_root,
+            public_url,
+            active: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Starts executing a stored run in the background. `dir` is the pipeline file's folder,
     /// where relative commands such as `./build.sh` resolve; without it the run gets a scratch
     /// directory under the data directory.
-    pub fn spawn(self: &Arc<Self>, run: String, pipeline: Arc<Pipeline>, params: BTreeMap<String, String>, dir: Option<PathBuf>) {
+    pub fn spawn(
+        self: &Arc<Self>,
+        run: String,
+        pipeline: Arc<Pipeline>,
+        params: BTreeMap<String, String>,
+        dir: Option<PathBuf>,
+    ) {
         let cancel = CancellationToken::new();
-        self.active.lock().unwrap_or_else(|e| e.into_inner()).insert(run.clone(), cancel.clone());
+        self.active
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(run.clone(), cancel.clone());
         let this = Arc::clone(self);
         tokio::spawn(async move {
             this.execute(&run, &pipeline, params, dir, cancel).await;
-            this.active.lock().unwrap_or_else(|e| e.into_inner()).remove(&run);
+            this.active
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&run);
         });
     }
 
     /// Asks a running run to stop. Returns false when this executor is not running it.
     pub fn cancel(&self, run: &str) -> bool {
-        match self.active.lock().unwrap_or_else(|e| e.into_inner()).get(run) {
+        match self
+            .active
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(run)
+        {
             Some(token) => {
                 token.cancel();
                 true
@@ -84,7 +106,10 @@ impl Executor {
                 tracing::error!(run.id = %run, %error, "could not record run event");
             }
         };
-        report(EventKind::RunStarted { params: params.clone() }).await;
+        report(EventKind::RunStarted {
+            params: params.clone(),
+        })
+        .await;
         let cwd = match dir {
             Some(dir) => dir,
             None => {
@@ -102,16 +127,33 @@ impl Executor {
             ("SIGNALBOX_TOKEN".to_owned(), String::new()),
         ]);
         for (key, value) in &params {
-            env.insert(format!("SIGNALBOX_PARAM_{}", key.to_uppercase().replace('-', "_")), value.clone());
+            env.insert(
+                format!("SIGNALBOX_PARAM_{}", key.to_uppercase().replace('-', "_")),
+                value.clone(),
+            );
         }
-        let context = Arc::new(RunContext { runs: Arc::clone(&self.runs), run: run.to_owned(), cwd, env, cancel: cancel.clone() });
+        let context = Arc::new(RunContext {
+            runs: Arc::clone(&self.runs),
+            run: run.to_owned(),
+            cwd,
+            env,
+            cancel: cancel.clone(),
+        });
 
         let outcome = schedule(&context, pipeline).await;
         let (status, message) = if cancel.is_cancelled() {
             (Status::Cancelled, Some("cancelled".to_owned()))
         } else if outcome.values().any(|s| *s == Status::Failed) {
-            let failed: Vec<&str> = pipeline.steps.iter().filter(|s| outcome.get(&s.id) == Some(&Status::Failed)).map(|s| s.id.as_str()).collect();
-            (Status::Failed, Some(format!("failed: {}", failed.join(", "))))
+            let failed: Vec<&str> = pipeline
+                .steps
+                .iter()
+                .filter(|s| outcome.get(&s.id) == Some(&Status::Failed))
+                .map(|s| s.id.as_str())
+                .collect();
+            (
+                Status::Failed,
+                Some(format!("failed: {}", failed.join(", "))),
+            )
         } else if outcome.values().any(|s| *s == Status::Warning) {
             (Status::Warning, Some("finished with warnings".to_owned()))
         } else {
@@ -137,12 +179,18 @@ async fn schedule(context: &Arc<RunContext>, pipeline: &Pipeline) -> HashMap<Str
             if started.contains(&step.id) || done.contains_key(&step.id) {
                 continue;
             }
-            let blocker = step.needs.iter().find(|n| done.get(*n).is_some_and(|s| !matches!(s, Status::Success | Status::Warning)));
+            let blocker = step.needs.iter().find(|n| {
+                done.get(*n)
+                    .is_some_and(|s| !matches!(s, Status::Success | Status::Warning))
+            });
             if let Some(blocker) = blocker {
                 let (status, message) = if context.cancel.is_cancelled() {
                     (Status::Cancelled, "cancelled".to_owned())
                 } else {
-                    (Status::Skipped, format!("skipped: `{blocker}` did not succeed"))
+                    (
+                        Status::Skipped,
+                        format!("skipped: `{blocker}` did not succeed"),
+                    )
                 };
                 finish(context, &step.id, status, Some(message)).await;
                 done.insert(step.id.clone(), status);
@@ -162,13 +210,19 @@ async fn schedule(context: &Arc<RunContext>, pipeline: &Pipeline) -> HashMap<Str
             Some(Ok((step, status))) => {
                 done.insert(step, status);
             }
-            Some(Err(error)) => tracing::error!(run.id = %context.run, %error, "step task panicked"),
+            Some(Err(error)) => {
+                tracing::error!(run.id = %context.run, %error, "step task panicked")
+            }
             None => break,
         }
     }
     for step in &order {
         if !done.contains_key(&step.id) {
-            let status = if context.cancel.is_cancelled() { Status::Cancelled } else { Status::Skipped };
+            let status = if context.cancel.is_cancelled() {
+                Status::Cancelled
+            } else {
+                Status::Skipped
+            };
             finish(context, &step.id, status, Some(status.to_string())).await;
             done.insert(step.id.clone(), status);
         }
@@ -177,7 +231,11 @@ async fn schedule(context: &Arc<RunContext>, pipeline: &Pipeline) -> HashMap<Str
 }
 
 async fn finish(context: &RunContext, step: &str, status: Status, message: Option<String>) {
-    let event = NewEvent::new(EventKind::StepFinished { step: step.to_owned(), status, message });
+    let event = NewEvent::new(EventKind::StepFinished {
+        step: step.to_owned(),
+        status,
+        message,
+    });
     if let Err(error) = context.runs.append(&context.run, vec![event]).await {
         tracing::error!(run.id = %context.run, step.id = %step, %error, "could not record step end");
     }
@@ -189,57 +247,117 @@ async fn run_step(context: &RunContext, step: &Step) -> Status {
         return wait_for_producer(context, step).await;
     };
     let mut reporter = Reporter::new(Arc::clone(&context.runs), &context.run, &step.id);
-    reporter.event(EventKind::StepStarted { step: step.id.clone() }).await;
+    reporter
+        .event(EventKind::StepStarted {
+            step: step.id.clone(),
+        })
+        .await;
     let mut env = context.env.clone();
     env.insert("SIGNALBOX_STEP".to_owned(), step.id.clone());
     let timeout = step.timeout_ms.map(Duration::from_millis);
     let attempts = step.retries + 1;
     let mut attempt = 1;
     let failure = loop {
-        let launch = Launch { script, cwd: &context.cwd, env: &env, timeout, cancel: &context.cancel };
+        let launch = Launch {
+            script,
+            cwd: &context.cwd,
+            env: &env,
+            timeout,
+            cancel: &context.cancel,
+        };
         let problem = match run_attempt(launch, &mut reporter).await {
             Attempt::Exited(0) => {
-                reporter.event(EventKind::StepFinished { step: step.id.clone(), status: Status::Success, message: None }).await;
+                reporter
+                    .event(EventKind::StepFinished {
+                        step: step.id.clone(),
+                        status: Status::Success,
+                        message: None,
+                    })
+                    .await;
                 // The reducer turns a success after warnings into `warning`; so does the run.
-                return if reporter.warned() { Status::Warning } else { Status::Success };
+                return if reporter.warned() {
+                    Status::Warning
+                } else {
+                    Status::Success
+                };
             }
             Attempt::Cancelled => {
                 reporter.note("cancelled: the process group was killed".to_owned());
-                let cancelled = EventKind::StepFinished { step: step.id.clone(), status: Status::Cancelled, message: Some("cancelled".into()) };
+                let cancelled = EventKind::StepFinished {
+                    step: step.id.clone(),
+                    status: Status::Cancelled,
+                    message: Some("cancelled".into()),
+                };
                 reporter.event(cancelled).await;
                 return Status::Cancelled;
             }
             Attempt::Exited(code) => format!("exit code {code}"),
-            Attempt::Signalled(signal) => format!("killed by signal {}", signal.unwrap_or_default()),
-            Attempt::TimedOut => format!("timed out after {}", humanize(timeout.unwrap_or_default())),
+            Attempt::Signalled(signal) => {
+                format!("killed by signal {}", signal.unwrap_or_default())
+            }
+            Attempt::TimedOut => {
+                format!("timed out after {}", humanize(timeout.unwrap_or_default()))
+            }
             Attempt::SpawnFailed(error) => format!("could not start `sh`: {error}"),
         };
         if attempt >= attempts {
             break problem;
         }
         attempt += 1;
-        reporter.note(format!("attempt {} failed ({problem}); retrying ({attempt}/{attempts})", attempt - 1));
-        reporter.line("system", OutputLine::Message(format!("Retrying ({attempt}/{attempts}) after {problem}"))).await;
+        reporter.note(format!(
+            "attempt {} failed ({problem}); retrying ({attempt}/{attempts})",
+            attempt - 1
+        ));
+        reporter
+            .line(
+                "system",
+                OutputLine::Message(format!("Retrying ({attempt}/{attempts}) after {problem}")),
+            )
+            .await;
     };
     reporter.note(format!("step failed: {failure}"));
-    let status = if step.continue_on_error { Status::Warning } else { Status::Failed };
-    let message = if step.continue_on_error { format!("{failure} (continue_on_error)") } else { failure };
-    reporter.event(EventKind::StepFinished { step: step.id.clone(), status, message: Some(message) }).await;
+    let status = if step.continue_on_error {
+        Status::Warning
+    } else {
+        Status::Failed
+    };
+    let message = if step.continue_on_error {
+        format!("{failure} (continue_on_error)")
+    } else {
+        failure
+    };
+    reporter
+        .event(EventKind::StepFinished {
+            step: step.id.clone(),
+            status,
+            message: Some(message),
+        })
+        .await;
     status
 }
 
 /// An external step (no `run`): a producer reports it; the executor waits for its end,
 /// bounded by the step's timeout and the run's cancellation.
 async fn wait_for_producer(context: &RunContext, step: &Step) -> Status {
-    let deadline = step.timeout_ms.map(|ms| tokio::time::Instant::now() + Duration::from_millis(ms));
+    let deadline = step
+        .timeout_ms
+        .map(|ms| tokio::time::Instant::now() + Duration::from_millis(ms));
     loop {
         if let Ok(state) = context.runs.state(&context.run).await {
-            if let Some(status) = state.steps.get(&step.id).map(|s| s.status).filter(|s| s.is_terminal()) {
+            if let Some(status) = state
+                .steps
+                .get(&step.id)
+                .map(|s| s.status)
+                .filter(|s| s.is_terminal())
+            {
                 return status;
             }
         }
         if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
-            let message = format!("timed out after {} waiting for a producer", humanize(Duration::from_millis(step.timeout_ms.unwrap_or_default())));
+            let message = format!(
+                "timed out after {} waiting for a producer",
+                humanize(Duration::from_millis(step.timeout_ms.unwrap_or_default()))
+            );
             finish(context, &step.id, Status::Failed, Some(message)).await;
             return Status::Failed;
         }

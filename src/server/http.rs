@@ -37,13 +37,27 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn list_pipelines(State(state): State<AppState>) -> Json<Vec<PipelineCard>> {
-    Json(state.catalog.all().map(|p| PipelineCard::from(p.as_ref())).collect())
+    Json(
+        state
+            .catalog
+            .all()
+            .map(|p| PipelineCard::from(p.as_ref()))
+            .collect(),
+    )
 }
 
-async fn get_pipeline(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, AppError> {
-    let entry = state.catalog.get(&id).ok_or_else(|| AppError::NotFound(format!("no pipeline `{id}`")))?;
+async fn get_pipeline(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    let entry = state
+        .catalog
+        .get(&id)
+        .ok_or_else(|| AppError::NotFound(format!("no pipeline `{id}`")))?;
     let layout = Layout::compute(&entry.pipeline.graph());
-    Ok(Json(json!({ "pipeline": entry.pipeline, "layout": layout })))
+    Ok(Json(
+        json!({ "pipeline": entry.pipeline, "layout": layout }),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -53,12 +67,22 @@ struct ListQuery {
     limit: Option<u32>,
 }
 
-async fn list_runs(State(state): State<AppState>, Query(q): Query<ListQuery>) -> Result<Response, AppError> {
+async fn list_runs(
+    State(state): State<AppState>,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, AppError> {
     let status = match q.status.as_deref() {
-        Some(s) => Some(Status::parse(s).ok_or_else(|| AppError::BadRequest(format!("`status`: unknown status `{s}`")))?),
+        Some(s) => Some(
+            Status::parse(s)
+                .ok_or_else(|| AppError::BadRequest(format!("`status`: unknown status `{s}`")))?,
+        ),
         None => None,
     };
-    let filter = RunFilter { pipeline: q.pipeline, status, limit: q.limit.unwrap_or(50).clamp(1, 1000) };
+    let filter = RunFilter {
+        pipeline: q.pipeline,
+        status,
+        limit: q.limit.unwrap_or(50).clamp(1, 1000),
+    };
     Ok(Json(state.runs.list(&filter).await?).into_response())
 }
 
@@ -86,9 +110,12 @@ struct AdhocStep {
 }
 
 async fn create_run(State(state): State<AppState>, body: Bytes) -> Result<Response, AppError> {
-    let request: CreateRun = serde_json::from_slice(&body).map_err(|e| AppError::BadRequest(format!("invalid run request: {e}")))?;
+    let request: CreateRun = serde_json::from_slice(&body)
+        .map_err(|e| AppError::BadRequest(format!("invalid run request: {e}")))?;
     let (summary, created) = match (request.pipeline, request.steps) {
-        (Some(pipeline), None) => start_pipeline_run(&state, &pipeline, &request.params, request.id).await?,
+        (Some(pipeline), None) => {
+            start_pipeline_run(&state, &pipeline, &request.params, request.id).await?
+        }
         (None, Some(steps)) => {
             let graph = Graph {
                 steps: steps
@@ -104,14 +131,29 @@ async fn create_run(State(state): State<AppState>, body: Bytes) -> Result<Respon
             };
             create_adhoc_run(&state, request.id, request.name, graph).await?
         }
-        (Some(_), Some(_)) => return Err(AppError::BadRequest("give either `pipeline` or `steps`, not both".into())),
-        (None, None) => return Err(AppError::BadRequest("missing field `pipeline` (or `steps` for an ad-hoc run)".into())),
+        (Some(_), Some(_)) => {
+            return Err(AppError::BadRequest(
+                "give either `pipeline` or `steps`, not both".into(),
+            ))
+        }
+        (None, None) => {
+            return Err(AppError::BadRequest(
+                "missing field `pipeline` (or `steps` for an ad-hoc run)".into(),
+            ))
+        }
     };
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok((status, Json(summary)).into_response())
 }
 
-async fn get_run(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, AppError> {
+async fn get_run(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
     let run = state.runs.state(&id).await?;
     let percent = run.percent();
     let mut body = serde_json::to_value(run).map_err(|e| AppError::Internal(e.to_string()))?;
@@ -125,13 +167,28 @@ struct EventsQuery {
     limit: Option<u32>,
 }
 
-async fn get_events(State(state): State<AppState>, Path(id): Path<String>, Query(q): Query<EventsQuery>) -> Result<Response, AppError> {
+async fn get_events(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<EventsQuery>,
+) -> Result<Response, AppError> {
     let current = state.runs.state(&id).await?;
-    let events = state.runs.events_since(&id, q.since.unwrap_or(0), q.limit.unwrap_or(MAX_PAGE).clamp(1, MAX_PAGE)).await?;
+    let events = state
+        .runs
+        .events_since(
+            &id,
+            q.since.unwrap_or(0),
+            q.limit.unwrap_or(MAX_PAGE).clamp(1, MAX_PAGE),
+        )
+        .await?;
     Ok(Json(json!({ "run": id, "seq": current.seq, "events": events })).into_response())
 }
 
-async fn post_events(State(state): State<AppState>, Path(id): Path<String>, body: Bytes) -> Result<Response, AppError> {
+async fn post_events(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, AppError> {
     let items = parse_ingest_body(&body).map_err(AppError::BadRequest)?;
     let seqs = state.runs.ingest(&id, items).await?;
     Ok(Json(json!({ "run": id, "seqs": seqs })).into_response())
@@ -143,15 +200,32 @@ struct LogsQuery {
     limit: Option<u32>,
 }
 
-async fn get_logs(State(state): State<AppState>, Path((id, step)): Path<(String, String)>, Query(q): Query<LogsQuery>) -> Result<Response, AppError> {
+async fn get_logs(
+    State(state): State<AppState>,
+    Path((id, step)): Path<(String, String)>,
+    Query(q): Query<LogsQuery>,
+) -> Result<Response, AppError> {
     let current = state.runs.state(&id).await?;
     if !current.steps.contains_key(&step) {
-        return Err(AppError::NotFound(format!("run `{id}` has no step `{step}`")));
+        return Err(AppError::NotFound(format!(
+            "run `{id}` has no step `{step}`"
+        )));
     }
-    let lines = state.runs.logs_after(&id, &step, q.after.unwrap_or(0), q.limit.unwrap_or(1000).clamp(1, MAX_PAGE)).await?;
+    let lines = state
+        .runs
+        .logs_after(
+            &id,
+            &step,
+            q.after.unwrap_or(0),
+            q.limit.unwrap_or(1000).clamp(1, MAX_PAGE),
+        )
+        .await?;
     Ok(Json(json!({ "run": id, "step": step, "lines": lines })).into_response())
 }
 
-async fn post_cancel(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, AppError> {
+async fn post_cancel(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
     Ok(Json(cancel_run(&state, &id).await?).into_response())
 }

@@ -27,7 +27,10 @@ pub struct Hub {
 
 impl Default for Hub {
     fn default() -> Self {
-        Hub { runs: Mutex::new(HashMap::new()), topic: broadcast::channel(TOPIC_CAPACITY).0 }
+        Hub {
+            runs: Mutex::new(HashMap::new()),
+            topic: broadcast::channel(TOPIC_CAPACITY).0,
+        }
     }
 }
 
@@ -36,7 +39,9 @@ impl Hub {
     /// store already gave: that order can only duplicate (filtered by seq), never lose.
     pub fn subscribe(&self, run: &str) -> broadcast::Receiver<Arc<RunFeed>> {
         let mut runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
-        runs.entry(run.to_owned()).or_insert_with(|| broadcast::channel(RUN_CAPACITY).0).subscribe()
+        runs.entry(run.to_owned())
+            .or_insert_with(|| broadcast::channel(RUN_CAPACITY).0)
+            .subscribe()
     }
 
     /// Publishes to the run's subscribers, if any; forgets runs nobody listens to any more.

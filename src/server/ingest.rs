@@ -33,7 +33,10 @@ pub fn parse_ingest_body(body: &[u8]) -> Result<Vec<IngestItem>, String> {
         _ => return Err("expected an event object or an array of events".to_owned()),
     };
     if values.len() > MAX_ITEMS {
-        return Err(format!("too many events in one request ({}, at most {MAX_ITEMS})", values.len()));
+        return Err(format!(
+            "too many events in one request ({}, at most {MAX_ITEMS})",
+            values.len()
+        ));
     }
     values
         .into_iter()
@@ -41,11 +44,19 @@ pub fn parse_ingest_body(body: &[u8]) -> Result<Vec<IngestItem>, String> {
         .map(|(index, value)| {
             let is_log = value.get("type").and_then(Value::as_str) == Some("step.log");
             if is_log {
-                let batch: LogBatch = serde_json::from_value(value).map_err(|e| format!("event {index}: {e}"))?;
-                Ok(IngestItem::Logs { step: batch.step, stream: batch.stream, lines: batch.lines })
+                let batch: LogBatch =
+                    serde_json::from_value(value).map_err(|e| format!("event {index}: {e}"))?;
+                Ok(IngestItem::Logs {
+                    step: batch.step,
+                    stream: batch.stream,
+                    lines: batch.lines,
+                })
             } else {
-                let event: NewEvent = serde_json::from_value(value).map_err(|e| format!("event {index}: {e}"))?;
-                event.validate().map_err(|e| format!("event {index}: {e}"))?;
+                let event: NewEvent =
+                    serde_json::from_value(value).map_err(|e| format!("event {index}: {e}"))?;
+                event
+                    .validate()
+                    .map_err(|e| format!("event {index}: {e}"))?;
                 Ok(IngestItem::Event(event))
             }
         })
@@ -58,21 +69,36 @@ mod tests {
 
     #[test]
     fn accepts_one_event_or_a_mixed_array() {
-        assert_eq!(parse_ingest_body(br#"{"type":"step.started","step":"a"}"#).unwrap().len(), 1);
+        assert_eq!(
+            parse_ingest_body(br#"{"type":"step.started","step":"a"}"#)
+                .unwrap()
+                .len(),
+            1
+        );
         let items = parse_ingest_body(
             br#"[{"type":"step.progress","step":"a","progress":5},{"type":"step.log","step":"a","lines":["x","y"]}]"#,
         )
         .unwrap();
-        assert!(matches!(&items[1], IngestItem::Logs { lines, stream, .. } if lines.len() == 2 && stream == "stdout"));
+        assert!(
+            matches!(&items[1], IngestItem::Logs { lines, stream, .. } if lines.len() == 2 && stream == "stdout")
+        );
     }
 
     #[test]
     fn names_the_item_and_field() {
-        let missing = parse_ingest_body(br#"[{"type":"step.started","step":"a"},{"type":"step.progress"}]"#).unwrap_err();
-        assert!(missing.starts_with("event 1:") && missing.contains("`step`"), "{missing}");
-        let range = parse_ingest_body(br#"{"type":"step.progress","step":"a","progress":101}"#).unwrap_err();
+        let missing =
+            parse_ingest_body(br#"[{"type":"step.started","step":"a"},{"type":"step.progress"}]"#)
+                .unwrap_err();
+        assert!(
+            missing.starts_with("event 1:") && missing.contains("`step`"),
+            "{missing}"
+        );
+        let range = parse_ingest_body(br#"{"type":"step.progress","step":"a","progress":101}"#)
+            .unwrap_err();
         assert!(range.contains("`progress`"), "{range}");
-        assert!(parse_ingest_body(b"{not json").unwrap_err().starts_with("invalid JSON"));
+        assert!(parse_ingest_body(b"{not json")
+            .unwrap_err()
+            .starts_with("invalid JSON"));
         assert!(parse_ingest_body(b"42").is_err());
     }
 }

@@ -26,7 +26,11 @@ pub enum RunError {
 #[derive(Clone, Debug)]
 pub enum IngestItem {
     Event(NewEvent),
-    Logs { step: String, stream: String, lines: Vec<String> },
+    Logs {
+        step: String,
+        stream: String,
+        lines: Vec<String>,
+    },
 }
 
 /// The live state of one run, loaded from the store on first use.
@@ -42,7 +46,11 @@ pub struct Runs {
 
 impl Runs {
     pub fn new(store: Arc<Store>, hub: Arc<Hub>) -> Self {
-        Runs { store, hub, states: Mutex::new(HashMap::new()) }
+        Runs {
+            store,
+            hub,
+            states: Mutex::new(HashMap::new()),
+        }
     }
 
     pub fn store(&self) -> &Store {
@@ -75,7 +83,11 @@ impl Runs {
 
     /// Ingests events and log lines, all or nothing. Returns, per item, the event's seq (the
     /// original seq for a re-sent idempotency key) or `None` for a log batch.
-    pub async fn ingest(&self, run: &str, items: Vec<IngestItem>) -> Result<Vec<Option<Seq>>, RunError> {
+    pub async fn ingest(
+        &self,
+        run: &str,
+        items: Vec<IngestItem>,
+    ) -> Result<Vec<Option<Seq>>, RunError> {
         let slot = self.slot(run);
         let mut guard = slot.lock().await;
         let current = self.loaded(run, &mut guard).await?;
@@ -87,7 +99,11 @@ impl Runs {
                 IngestItem::Logs { .. } => None,
             })
             .collect();
-        let mut known = if ids.is_empty() { HashMap::new() } else { self.store.seqs_for_ids(run, &ids).await? };
+        let mut known = if ids.is_empty() {
+            HashMap::new()
+        } else {
+            self.store.seqs_for_ids(run, &ids).await?
+        };
         let now = Utc::now();
         let mut fresh: Vec<StoredEvent> = Vec::new();
         let mut logs: Vec<LogAppend> = Vec::new();
@@ -109,15 +125,25 @@ impl Runs {
                     seqs.push(Some(stored.seq));
                     fresh.push(stored);
                 }
-                IngestItem::Logs { step, stream, lines } => {
+                IngestItem::Logs {
+                    step,
+                    stream,
+                    lines,
+                } => {
                     if !next.steps.contains_key(&step) {
                         return Err(reject(format!("`step`: the run has no step `{step}`")));
                     }
                     if !matches!(stream.as_str(), "stdout" | "stderr" | "system") {
-                        return Err(reject(format!("`stream` must be stdout or stderr, got `{stream}`")));
+                        return Err(reject(format!(
+                            "`stream` must be stdout or stderr, got `{stream}`"
+                        )));
                     }
                     let lines = lines.iter().map(|l| clip_line(l)).collect();
-                    logs.push(LogAppend { step, stream, lines });
+                    logs.push(LogAppend {
+                        step,
+                        stream,
+                        lines,
+                    });
                     seqs.push(None);
                 }
             }
@@ -139,26 +165,48 @@ impl Runs {
         drop(guard);
         if finished {
             // Finished runs accept nothing more; drop the cached state, the store has it.
-            self.states.lock().unwrap_or_else(|e| e.into_inner()).remove(run);
+            self.states
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(run);
         }
         Ok(seqs)
     }
 
     /// Convenience for trusted producers (the executor): ingest events, ignoring their seqs.
     pub async fn append(&self, run: &str, events: Vec<NewEvent>) -> Result<(), RunError> {
-        self.ingest(run, events.into_iter().map(IngestItem::Event).collect()).await.map(drop)
+        self.ingest(run, events.into_iter().map(IngestItem::Event).collect())
+            .await
+            .map(drop)
     }
 
-    pub async fn events_since(&self, run: &str, since: Seq, limit: u32) -> Result<Vec<StoredEvent>, RunError> {
+    pub async fn events_since(
+        &self,
+        run: &str,
+        since: Seq,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, RunError> {
         Ok(self.store.events_since(run, since, limit).await?)
     }
 
-    pub async fn logs_after(&self, run: &str, step: &str, after: u64, limit: u32) -> Result<Vec<LogLine>, RunError> {
+    pub async fn logs_after(
+        &self,
+        run: &str,
+        step: &str,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<LogLine>, RunError> {
         Ok(self.store.logs_after(run, step, after, limit).await?)
     }
 
     pub async fn list(&self, filter: &RunFilter) -> Result<Vec<RunSummary>, RunError> {
-        Ok(self.store.list_runs(filter).await?.into_iter().map(|r| r.summary).collect())
+        Ok(self
+            .store
+            .list_runs(filter)
+            .await?
+            .into_iter()
+            .map(|r| r.summary)
+            .collect())
     }
 
     fn slot(&self, run: &str) -> Slot {
@@ -167,15 +215,31 @@ impl Runs {
     }
 
     /// The cached state, folded from the store on first use.
-    async fn loaded<'a>(&self, run: &str, slot: &'a mut Option<RunState>) -> Result<&'a RunState, RunError> {
+    async fn loaded<'a>(
+        &self,
+        run: &str,
+        slot: &'a mut Option<RunState>,
+    ) -> Result<&'a RunState, RunError> {
         if slot.is_none() {
             let Some(record) = self.store.run(run).await? else {
-                self.states.lock().unwrap_or_else(|e| e.into_inner()).remove(run);
+                self.states
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(run);
                 return Err(RunError::UnknownRun(run.to_owned()));
             };
             let events = self.store.events_since(run, 0, u32::MAX).await?;
-            let fresh = RunState::new(&record.id, record.pipeline.as_deref(), &record.name, &record.graph, record.created_at);
-            let state = fresh.fold(&events).map_err(|e| StoreError::Corrupt { run: run.to_owned(), detail: e.to_string() })?;
+            let fresh = RunState::new(
+                &record.id,
+                record.pipeline.as_deref(),
+                &record.name,
+                &record.graph,
+                record.created_at,
+            );
+            let state = fresh.fold(&events).map_err(|e| StoreError::Corrupt {
+                run: run.to_owned(),
+                detail: e.to_string(),
+            })?;
             *slot = Some(state);
         }
         Ok(slot.as_ref().expect("state loaded above"))

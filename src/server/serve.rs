@@ -24,7 +24,10 @@ use tokio::net::TcpListener;
 #[derive(Debug, Error)]
 pub enum ServeError {
     #[error("cannot create data directory {path}: {source}")]
-    DataDir { path: String, source: std::io::Error },
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error(transparent)]
@@ -36,21 +39,39 @@ pub enum ServeError {
 }
 
 /// Builds the whole application state: store, hub, runs, executor, catalog.
-pub async fn build_state(listener: &TcpListener, config: &ServeConfig) -> Result<AppState, ServeError> {
+pub async fn build_state(
+    listener: &TcpListener,
+    config: &ServeConfig,
+) -> Result<AppState, ServeError> {
     let data_dir = &config.data_dir;
-    std::fs::create_dir_all(data_dir).map_err(|source| ServeError::DataDir { path: data_dir.display().to_string(), source })?;
+    std::fs::create_dir_all(data_dir).map_err(|source| ServeError::DataDir {
+        path: data_dir.display().to_string(),
+        source,
+    })?;
     let addr = listener.local_addr()?;
     let store = Arc::new(Store::open(&data_dir.join("signalbox.db")).await?);
     let runs = Arc::new(Runs::new(store, Arc::new(Hub::default())));
-    let executor = Arc::new(Executor::new(Arc::clone(&runs), data_dir.join("work"), format!("http://{addr}")));
+    let executor = Arc::new(Executor::new(
+        Arc::clone(&runs),
+        data_dir.join("work"),
+        format!("http://{addr}"),
+    ));
     let (catalog, problems) = Catalog::load(config.pipelines.as_deref());
     for problem in &problems {
         tracing::error!(%problem, "pipeline not loaded");
     }
-    let state = AppState { leptos_options: site_options(addr)?, runs, executor, catalog: Arc::new(catalog) };
+    let state = AppState {
+        leptos_options: site_options(addr)?,
+        runs,
+        executor,
+        catalog: Arc::new(catalog),
+    };
     let interrupted = fail_interrupted_runs(&state).await?;
     if interrupted > 0 {
-        tracing::warn!(count = interrupted, "runs interrupted by the last shutdown were marked failed");
+        tracing::warn!(
+            count = interrupted,
+            "runs interrupted by the last shutdown were marked failed"
+        );
     }
     Ok(state)
 }
@@ -79,11 +100,17 @@ async fn ready(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 /// Serves until `shutdown` resolves.
-pub async fn run(listener: TcpListener, config: ServeConfig, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
+pub async fn run(
+    listener: TcpListener,
+    config: ServeConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
     let state = build_state(&listener, &config).await?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "signalbox listening");
     println!("Signalbox is running at http://{addr}");
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await?;
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await?;
     Ok(())
 }

@@ -101,9 +101,15 @@ impl Store {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
-        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
         sqlx::raw_sql(SCHEMA).execute(&pool).await?;
-        Ok(Store { pool, write: Mutex::new(()) })
+        Ok(Store {
+            pool,
+            write: Mutex::new(()),
+        })
     }
 
     /// A cheap query proving the database answers (readiness).
@@ -158,14 +164,20 @@ impl Store {
 
     /// Runs the built-in executor owned that were still active: after a restart nobody runs them.
     pub async fn orphaned_runs(&self) -> Result<Vec<String>, StoreError> {
-        let rows = sqlx::query("SELECT id FROM runs WHERE executor = 1 AND status IN ('pending', 'running')")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT id FROM runs WHERE executor = 1 AND status IN ('pending', 'running')",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         Ok(rows.iter().map(|r| r.get::<String, _>(0)).collect())
     }
 
     /// Seqs of already stored events with these idempotency keys.
-    pub async fn seqs_for_ids(&self, run: &str, ids: &[&str]) -> Result<HashMap<String, Seq>, StoreError> {
+    pub async fn seqs_for_ids(
+        &self,
+        run: &str,
+        ids: &[&str],
+    ) -> Result<HashMap<String, Seq>, StoreError> {
         let mut found = HashMap::new();
         for id in ids {
             let row = sqlx::query("SELECT seq FROM events WHERE run_id = ? AND event_id = ?")
@@ -211,24 +223,31 @@ impl Store {
         }
         let mut numbered = Vec::with_capacity(logs.len());
         for batch in logs {
-            let last: i64 = sqlx::query("SELECT COALESCE(MAX(n), 0) FROM logs WHERE run_id = ? AND step = ?")
-                .bind(run)
-                .bind(&batch.step)
-                .fetch_one(&mut *tx)
-                .await?
-                .get(0);
+            let last: i64 =
+                sqlx::query("SELECT COALESCE(MAX(n), 0) FROM logs WHERE run_id = ? AND step = ?")
+                    .bind(run)
+                    .bind(&batch.step)
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .get(0);
             let mut lines = Vec::with_capacity(batch.lines.len());
             for (k, line) in batch.lines.iter().enumerate() {
                 let n = last as u64 + k as u64 + 1;
-                sqlx::query("INSERT INTO logs (run_id, step, n, stream, line) VALUES (?, ?, ?, ?, ?)")
-                    .bind(run)
-                    .bind(&batch.step)
-                    .bind(n as i64)
-                    .bind(&batch.stream)
-                    .bind(line)
-                    .execute(&mut *tx)
-                    .await?;
-                lines.push(LogLine { n, stream: batch.stream.clone(), line: line.clone() });
+                sqlx::query(
+                    "INSERT INTO logs (run_id, step, n, stream, line) VALUES (?, ?, ?, ?, ?)",
+                )
+                .bind(run)
+                .bind(&batch.step)
+                .bind(n as i64)
+                .bind(&batch.stream)
+                .bind(line)
+                .execute(&mut *tx)
+                .await?;
+                lines.push(LogLine {
+                    n,
+                    stream: batch.stream.clone(),
+                    line: line.clone(),
+                });
             }
             numbered.push((batch.step.clone(), lines));
         }
@@ -237,23 +256,38 @@ impl Store {
     }
 
     /// Stored events after `since`, in seq order, at most `limit`.
-    pub async fn events_since(&self, run: &str, since: Seq, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
-        let rows = sqlx::query("SELECT body FROM events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?")
-            .bind(run)
-            .bind(since as i64)
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?;
+    pub async fn events_since(
+        &self,
+        run: &str,
+        since: Seq,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT body FROM events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+        )
+        .bind(run)
+        .bind(since as i64)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter()
             .map(|r| {
-                serde_json::from_str(r.get::<&str, _>(0))
-                    .map_err(|e| StoreError::Corrupt { run: run.to_owned(), detail: e.to_string() })
+                serde_json::from_str(r.get::<&str, _>(0)).map_err(|e| StoreError::Corrupt {
+                    run: run.to_owned(),
+                    detail: e.to_string(),
+                })
             })
             .collect()
     }
 
     /// Log lines of a step after line `after`, at most `limit`.
-    pub async fn logs_after(&self, run: &str, step: &str, after: u64, limit: u32) -> Result<Vec<LogLine>, StoreError> {
+    pub async fn logs_after(
+        &self,
+        run: &str,
+        step: &str,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<LogLine>, StoreError> {
         let rows = sqlx::query("SELECT n, stream, line FROM logs WHERE run_id = ? AND step = ? AND n > ? ORDER BY n LIMIT ?")
             .bind(run)
             .bind(step)
@@ -263,7 +297,11 @@ impl Store {
             .await?;
         Ok(rows
             .iter()
-            .map(|r| LogLine { n: r.get::<i64, _>(0) as u64, stream: r.get(1), line: r.get(2) })
+            .map(|r| LogLine {
+                n: r.get::<i64, _>(0) as u64,
+                stream: r.get(1),
+                line: r.get(2),
+            })
             .collect())
     }
 }
@@ -275,9 +313,14 @@ fn json<T: serde::Serialize>(value: &T) -> String {
 
 fn record(row: &sqlx::sqlite::SqliteRow) -> Result<RunRecord, StoreError> {
     let id: String = row.get("id");
-    let corrupt = |detail: String| StoreError::Corrupt { run: id.clone(), detail };
-    let graph = serde_json::from_str(row.get::<&str, _>("graph")).map_err(|e| corrupt(e.to_string()))?;
-    let summary = serde_json::from_str(row.get::<&str, _>("summary")).map_err(|e| corrupt(e.to_string()))?;
+    let corrupt = |detail: String| StoreError::Corrupt {
+        run: id.clone(),
+        detail,
+    };
+    let graph =
+        serde_json::from_str(row.get::<&str, _>("graph")).map_err(|e| corrupt(e.to_string()))?;
+    let summary =
+        serde_json::from_str(row.get::<&str, _>("summary")).map_err(|e| corrupt(e.to_string()))?;
     let created_at = DateTime::parse_from_rfc3339(row.get::<&str, _>("created_at"))
         .map_err(|e| corrupt(e.to_string()))?
         .with_timezone(&Utc);

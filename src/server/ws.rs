@@ -47,13 +47,16 @@ async fn serve_socket(socket: WebSocket, runs: Arc<Runs>) {
     let (mut sink, mut stream) = socket.split();
     let (out, mut queue) = mpsc::channel::<ServerFrame>(OUT_QUEUE);
     let writer = tokio::spawn(async move {
-        let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT, HEARTBEAT);
+        let mut heartbeat =
+            tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT, HEARTBEAT);
         loop {
             let frame = tokio::select! {
                 frame = queue.recv() => match frame { Some(frame) => frame, None => break },
                 _ = heartbeat.tick() => ServerFrame::Heartbeat,
             };
-            let Ok(text) = serde_json::to_string(&frame) else { continue };
+            let Ok(text) = serde_json::to_string(&frame) else {
+                continue;
+            };
             if sink.send(Message::Text(text.into())).await.is_err() {
                 break;
             }
@@ -69,7 +72,11 @@ async fn serve_socket(socket: WebSocket, runs: Arc<Runs>) {
         match serde_json::from_str::<ClientOp>(&text) {
             Ok(op) => handle_op(op, &runs, &out, &mut subscriptions).await,
             Err(e) => {
-                let _ = send(&out, error("bad_request", format!("invalid operation: {e}"))).await;
+                let _ = send(
+                    &out,
+                    error("bad_request", format!("invalid operation: {e}")),
+                )
+                .await;
             }
         }
     }
@@ -80,20 +87,36 @@ async fn serve_socket(socket: WebSocket, runs: Arc<Runs>) {
 }
 
 fn error(code: &str, message: String) -> ServerFrame {
-    ServerFrame::Error { code: code.to_owned(), message }
+    ServerFrame::Error {
+        code: code.to_owned(),
+        message,
+    }
 }
 
-async fn handle_op(op: ClientOp, runs: &Arc<Runs>, out: &Out, subscriptions: &mut HashMap<String, AbortHandle>) {
+async fn handle_op(
+    op: ClientOp,
+    runs: &Arc<Runs>,
+    out: &Out,
+    subscriptions: &mut HashMap<String, AbortHandle>,
+) {
     let key = match (&op.run, &op.step, &op.topic) {
         (Some(run), Some(step), _) => format!("logs:{run}:{step}"),
         (Some(run), None, _) => format!("run:{run}"),
         (None, _, Some(topic)) if topic == "runs" => "topic:runs".to_owned(),
         (None, _, Some(topic)) => {
-            let _ = send(out, error("bad_request", format!("`topic`: unknown topic `{topic}`"))).await;
+            let _ = send(
+                out,
+                error("bad_request", format!("`topic`: unknown topic `{topic}`")),
+            )
+            .await;
             return;
         }
         (None, _, None) => {
-            let _ = send(out, error("bad_request", "missing field `run` (or `topic`)".to_owned())).await;
+            let _ = send(
+                out,
+                error("bad_request", "missing field `run` (or `topic`)".to_owned()),
+            )
+            .await;
             return;
         }
     };
@@ -120,7 +143,11 @@ async fn handle_op(op: ClientOp, runs: &Arc<Runs>, out: &Out, subscriptions: &mu
 
 /// Sends an error frame for a failed lookup; unknown runs get their own code.
 async fn report(out: &Out, e: RunError) -> Result<(), Gone> {
-    let code = if matches!(e, RunError::UnknownRun(_)) { "unknown_run" } else { "internal" };
+    let code = if matches!(e, RunError::UnknownRun(_)) {
+        "unknown_run"
+    } else {
+        "internal"
+    };
     send(out, error(code, e.to_string())).await
 }
 
@@ -139,11 +166,29 @@ async fn follow_run(runs: &Runs, run: &str, since: Option<Seq>, out: &Out) -> Re
         }
         _ => {
             let seq = current.seq;
-            send(out, ServerFrame::Snapshot { run: run.to_owned(), seq, state: Box::new(current) }).await?;
+            send(
+                out,
+                ServerFrame::Snapshot {
+                    run: run.to_owned(),
+                    seq,
+                    state: Box::new(current),
+                },
+            )
+            .await?;
             seq
         }
     };
-    send(out, ServerFrame::Subscribed { run: Some(run.to_owned()), step: None, topic: None, seq: Some(last), n: None }).await?;
+    send(
+        out,
+        ServerFrame::Subscribed {
+            run: Some(run.to_owned()),
+            step: None,
+            topic: None,
+            seq: Some(last),
+            n: None,
+        },
+    )
+    .await?;
     loop {
         let batch = match feed.recv().await {
             Ok(first) => {
@@ -168,7 +213,14 @@ async fn follow_run(runs: &Runs, run: &str, since: Option<Seq>, out: &Out) -> Re
         let fresh: Vec<StoredEvent> = batch.into_iter().filter(|e| e.seq > last).collect();
         if let Some(newest) = fresh.last() {
             last = newest.seq;
-            send(out, ServerFrame::Events { run: run.to_owned(), events: fresh }).await?;
+            send(
+                out,
+                ServerFrame::Events {
+                    run: run.to_owned(),
+                    events: fresh,
+                },
+            )
+            .await?;
         }
     }
 }
@@ -180,36 +232,78 @@ fn collect_events(feed: &RunFeed, into: &mut Vec<StoredEvent>) {
 }
 
 /// A subscriber that fell behind the hub: start over with a fresh snapshot and subscription.
-async fn resync(runs: &Runs, run: &str, out: &Out, feed: tokio::sync::broadcast::Receiver<Arc<RunFeed>>) -> Result<(), Gone> {
+async fn resync(
+    runs: &Runs,
+    run: &str,
+    out: &Out,
+    feed: tokio::sync::broadcast::Receiver<Arc<RunFeed>>,
+) -> Result<(), Gone> {
     drop(feed);
     tracing::debug!(run.id = %run, "live subscriber lagged; resending snapshot");
     Box::pin(follow_run(runs, run, None, out)).await
 }
 
 /// Sends the stored events after `last` up to `target`, in pages, advancing `last`.
-async fn catch_up(runs: &Runs, run: &str, last: &mut Seq, target: Seq, out: &Out) -> Result<(), Gone> {
+async fn catch_up(
+    runs: &Runs,
+    run: &str,
+    last: &mut Seq,
+    target: Seq,
+    out: &Out,
+) -> Result<(), Gone> {
     while *last < target {
         let events = match runs.events_since(run, *last, PAGE).await {
             Ok(events) => events,
             Err(e) => return report(out, e).await,
         };
-        let Some(newest) = events.last().map(|e| e.seq) else { break };
+        let Some(newest) = events.last().map(|e| e.seq) else {
+            break;
+        };
         *last = newest;
-        send(out, ServerFrame::Events { run: run.to_owned(), events }).await?;
+        send(
+            out,
+            ServerFrame::Events {
+                run: run.to_owned(),
+                events,
+            },
+        )
+        .await?;
     }
     Ok(())
 }
 
-async fn follow_logs(runs: &Runs, run: &str, step: &str, after: u64, out: &Out) -> Result<(), Gone> {
+async fn follow_logs(
+    runs: &Runs,
+    run: &str,
+    step: &str,
+    after: u64,
+    out: &Out,
+) -> Result<(), Gone> {
     let mut feed = runs.hub().subscribe(run);
     match runs.state(run).await {
         Ok(state) if state.steps.contains_key(step) => {}
-        Ok(_) => return send(out, error("unknown_step", format!("run `{run}` has no step `{step}`"))).await,
+        Ok(_) => {
+            return send(
+                out,
+                error("unknown_step", format!("run `{run}` has no step `{step}`")),
+            )
+            .await
+        }
         Err(e) => return report(out, e).await,
     }
     let mut last = after;
     log_catch_up(runs, run, step, &mut last, u64::MAX, out).await?;
-    send(out, ServerFrame::Subscribed { run: Some(run.to_owned()), step: Some(step.to_owned()), topic: None, seq: None, n: Some(last) }).await?;
+    send(
+        out,
+        ServerFrame::Subscribed {
+            run: Some(run.to_owned()),
+            step: Some(step.to_owned()),
+            topic: None,
+            seq: None,
+            n: Some(last),
+        },
+    )
+    .await?;
     loop {
         let lines: Vec<LogLine> = match feed.recv().await {
             Ok(feed) => match &*feed {
@@ -230,30 +324,73 @@ async fn follow_logs(runs: &Runs, run: &str, step: &str, after: u64, out: &Out) 
         let fresh: Vec<LogLine> = lines.into_iter().filter(|l| l.n > last).collect();
         if let Some(newest) = fresh.last() {
             last = newest.n;
-            send(out, ServerFrame::Logs { run: run.to_owned(), step: step.to_owned(), lines: fresh }).await?;
+            send(
+                out,
+                ServerFrame::Logs {
+                    run: run.to_owned(),
+                    step: step.to_owned(),
+                    lines: fresh,
+                },
+            )
+            .await?;
         }
     }
 }
 
-async fn log_catch_up(runs: &Runs, run: &str, step: &str, last: &mut u64, target: u64, out: &Out) -> Result<(), Gone> {
+async fn log_catch_up(
+    runs: &Runs,
+    run: &str,
+    step: &str,
+    last: &mut u64,
+    target: u64,
+    out: &Out,
+) -> Result<(), Gone> {
     while *last < target {
         let lines = match runs.logs_after(run, step, *last, PAGE).await {
             Ok(lines) => lines,
             Err(e) => return report(out, e).await,
         };
-        let Some(newest) = lines.last().map(|l| l.n) else { break };
+        let Some(newest) = lines.last().map(|l| l.n) else {
+            break;
+        };
         *last = newest;
-        send(out, ServerFrame::Logs { run: run.to_owned(), step: step.to_owned(), lines }).await?;
+        send(
+            out,
+            ServerFrame::Logs {
+                run: run.to_owned(),
+                step: step.to_owned(),
+                lines,
+            },
+        )
+        .await?;
     }
     Ok(())
 }
 
 async fn follow_runs_topic(runs: &Runs, out: &Out) -> Result<(), Gone> {
     let mut feed = runs.hub().subscribe_runs();
-    send(out, ServerFrame::Subscribed { run: None, step: None, topic: Some("runs".into()), seq: None, n: None }).await?;
+    send(
+        out,
+        ServerFrame::Subscribed {
+            run: None,
+            step: None,
+            topic: Some("runs".into()),
+            seq: None,
+            n: None,
+        },
+    )
+    .await?;
     loop {
         match feed.recv().await {
-            Ok(summary) => send(out, ServerFrame::Run { run: (*summary).clone() }).await?,
+            Ok(summary) => {
+                send(
+                    out,
+                    ServerFrame::Run {
+                        run: (*summary).clone(),
+                    },
+                )
+                .await?
+            }
             Err(RecvError::Lagged(missed)) => {
                 let message = format!("{missed} run-list changes were skipped; reload the list");
                 send(out, error("lagged", message)).await?;

@@ -25,15 +25,26 @@ async fn pipelines_are_listed_with_their_layout() {
     let server = TestServer::start(data.path(), None).await;
     let (code, list) = server.get("/api/v1/pipelines").await;
     assert_eq!(code, 200);
-    let ids: Vec<&str> = list.as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, ["build-matrix", "deploy-web", "etl-orders"]);
     let (_, one) = server.get("/api/v1/pipelines/deploy-web").await;
-    assert_eq!(one["pipeline"]["params"]["environment"]["default"], "staging");
+    assert_eq!(
+        one["pipeline"]["params"]["environment"]["default"],
+        "staging"
+    );
     let edges = one["layout"]["edges"].as_array().unwrap();
     assert_eq!(edges.len(), 5);
     assert!(edges[0]["d"].as_str().unwrap().starts_with('M'));
     let (missing, body) = server.get("/api/v1/pipelines/nope").await;
-    assert_eq!((missing, body["error"]["message"].as_str()), (404, Some("no pipeline `nope`")));
+    assert_eq!(
+        (missing, body["error"]["message"].as_str()),
+        (404, Some("no pipeline `nope`"))
+    );
     server.stop().await;
 }
 
@@ -52,7 +63,12 @@ async fn producers_report_adhoc_runs_idempotently() {
     assert_eq!(code, 200, "{body}");
     assert_eq!(body["seqs"], json!([1, 2, null]));
     // Re-sending known ids stores nothing new and answers with the original seqs.
-    let (code, body) = server.post(&path, &json!([{ "type": "step.started", "step": "compile", "id": "e1" }])).await;
+    let (code, body) = server
+        .post(
+            &path,
+            &json!([{ "type": "step.started", "step": "compile", "id": "e1" }]),
+        )
+        .await;
     assert_eq!((code, &body["seqs"]), (200, &json!([1])));
     let (_, state) = server.get(&format!("/api/v1/runs/{run}")).await;
     assert_eq!(state["seq"], 2);
@@ -61,12 +77,22 @@ async fn producers_report_adhoc_runs_idempotently() {
     // Weighted percentage: compile is 40 % of weight 1 out of a total weight of 4.
     assert_eq!(state["percent"], 10.0);
     // Aliases normalise.
-    let (_, body) = server.post(&path, &json!({ "type": "step.finished", "step": "compile", "status": "done" })).await;
+    let (_, body) = server
+        .post(
+            &path,
+            &json!({ "type": "step.finished", "step": "compile", "status": "done" }),
+        )
+        .await;
     assert_eq!(body["seqs"], json!([3]));
     let (_, state) = server.get(&format!("/api/v1/runs/{run}")).await;
     assert_eq!(state["steps"]["compile"]["status"], "success");
-    let (_, logs) = server.get(&format!("/api/v1/runs/{run}/steps/compile/logs")).await;
-    assert_eq!(logs["lines"], json!([{ "n": 1, "stream": "stdout", "line": "cc main.c" }, { "n": 2, "stream": "stdout", "line": "cc util.c" }]));
+    let (_, logs) = server
+        .get(&format!("/api/v1/runs/{run}/steps/compile/logs"))
+        .await;
+    assert_eq!(
+        logs["lines"],
+        json!([{ "n": 1, "stream": "stdout", "line": "cc main.c" }, { "n": 2, "stream": "stdout", "line": "cc util.c" }])
+    );
     let (_, list) = server.get("/api/v1/runs?status=running").await;
     assert_eq!(list[0]["id"], "ci-4711");
     let (_, list) = server.get("/api/v1/runs?status=success").await;
@@ -80,17 +106,43 @@ async fn bad_input_is_rejected_by_name_and_stores_nothing() {
     let server = TestServer::start(data.path(), None).await;
     let run = adhoc(&server).await;
     let path = format!("/api/v1/runs/{run}/events");
-    let (code, _) = server.post(&path, &json!({ "type": "step.started", "step": "compile" })).await;
+    let (code, _) = server
+        .post(&path, &json!({ "type": "step.started", "step": "compile" }))
+        .await;
     assert_eq!(code, 200);
 
     let cases = [
-        (json!({ "type": "step.progress" }), 400, "event 0: missing field `step`"),
-        (json!({ "type": "step.progress", "step": "compile", "progress": 150 }), 400, "event 0: `progress` must be between 0 and 100, got 150"),
-        (json!({ "type": "step.blew_up", "step": "compile" }), 400, "event 0: unknown variant `step.blew_up`"),
+        (
+            json!({ "type": "step.progress" }),
+            400,
+            "event 0: missing field `step`",
+        ),
+        (
+            json!({ "type": "step.progress", "step": "compile", "progress": 150 }),
+            400,
+            "event 0: `progress` must be between 0 and 100, got 150",
+        ),
+        (
+            json!({ "type": "step.blew_up", "step": "compile" }),
+            400,
+            "event 0: unknown variant `step.blew_up`",
+        ),
         // The first event is fine, the second names a step the run does not have: neither is stored.
-        (json!([{ "type": "step.progress", "step": "compile", "progress": 5 }, { "type": "step.started", "step": "deploy" }]), 422, "event 1: `step`: the run has no step `deploy`"),
-        (json!({ "type": "step.started", "step": "compile" }), 422, "event 0: `type`: step `compile` already started"),
-        (json!({ "type": "run.finished", "status": "running" }), 400, "event 0: `status` of a finished event must be final"),
+        (
+            json!([{ "type": "step.progress", "step": "compile", "progress": 5 }, { "type": "step.started", "step": "deploy" }]),
+            422,
+            "event 1: `step`: the run has no step `deploy`",
+        ),
+        (
+            json!({ "type": "step.started", "step": "compile" }),
+            422,
+            "event 0: `type`: step `compile` already started",
+        ),
+        (
+            json!({ "type": "run.finished", "status": "running" }),
+            400,
+            "event 0: `status` of a finished event must be final",
+        ),
     ];
     for (body, expected, message) in cases {
         let (code, answer) = server.post(&path, &body).await;
@@ -100,13 +152,32 @@ async fn bad_input_is_rejected_by_name_and_stores_nothing() {
     }
     let (code, answer) = server.post_raw(&path, b"{\"type\": ".to_vec()).await;
     assert_eq!(code, 400);
-    assert!(answer["error"]["message"].as_str().unwrap().starts_with("invalid JSON"));
+    assert!(answer["error"]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("invalid JSON"));
     let (code, _) = server.post_raw(&path, vec![b' '; 2 * 1024 * 1024]).await;
     assert_eq!(code, 413);
-    let (code, answer) = server.post("/api/v1/runs/missing/events", &json!({ "type": "step.started", "step": "a" })).await;
-    assert_eq!((code, answer["error"]["message"].as_str()), (404, Some("no run `missing`")));
-    let (code, answer) = server.post("/api/v1/runs", &json!({ "steps": [{ "id": "a", "needs": ["b"] }] })).await;
-    assert_eq!((code, answer["error"]["message"].as_str()), (422, Some("`steps`: step `a`: needs unknown step `b`")));
+    let (code, answer) = server
+        .post(
+            "/api/v1/runs/missing/events",
+            &json!({ "type": "step.started", "step": "a" }),
+        )
+        .await;
+    assert_eq!(
+        (code, answer["error"]["message"].as_str()),
+        (404, Some("no run `missing`"))
+    );
+    let (code, answer) = server
+        .post(
+            "/api/v1/runs",
+            &json!({ "steps": [{ "id": "a", "needs": ["b"] }] }),
+        )
+        .await;
+    assert_eq!(
+        (code, answer["error"]["message"].as_str()),
+        (422, Some("`steps`: step `a`: needs unknown step `b`"))
+    );
     let (code, _) = server.get("/api/v1/runs/missing").await;
     assert_eq!(code, 404);
 

@@ -96,8 +96,15 @@ async fn events(server: &TestServer, run: &str) -> Vec<StoredEvent> {
 }
 
 async fn log_text(server: &TestServer, run: &str, step: &str) -> Vec<String> {
-    let (_, body) = server.get(&format!("/api/v1/runs/{run}/steps/{step}/logs")).await;
-    body["lines"].as_array().unwrap().iter().map(|l| l["line"].as_str().unwrap().to_owned()).collect()
+    let (_, body) = server
+        .get(&format!("/api/v1/runs/{run}/steps/{step}/logs"))
+        .await;
+    body["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["line"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 fn status(state: &Value, step: &str) -> String {
@@ -121,16 +128,27 @@ async fn failures_skip_dependants_while_other_branches_finish() {
     assert_eq!(status(&end, "after-break"), "skipped");
     assert_eq!(status(&end, "later"), "skipped");
     assert_eq!(status(&end, "sidecar"), "warning");
-    assert_eq!(end["steps"]["sidecar"]["warnings"], json!(["disk almost full"]));
+    assert_eq!(
+        end["steps"]["sidecar"]["warnings"],
+        json!(["disk almost full"])
+    );
     assert_eq!(status(&end, "tolerated"), "warning");
     // Unknown commands stay in the log; known ones do not.
-    assert_eq!(log_text(&server, &run, "sidecar").await, ["::unknown thing"]);
-    assert!(log_text(&server, &run, "breaks").await.contains(&"about to fail".to_owned()));
+    assert_eq!(
+        log_text(&server, &run, "sidecar").await,
+        ["::unknown thing"]
+    );
+    assert!(log_text(&server, &run, "breaks")
+        .await
+        .contains(&"about to fail".to_owned()));
     // Dependency order: nothing starts before what it needs has finished.
     let history = events(&server, &run).await;
-    let position = |pred: &dyn Fn(&EventKind) -> bool| history.iter().position(|e| pred(&e.kind)).unwrap();
-    let root_done = position(&|k| matches!(k, EventKind::StepFinished { step, .. } if step == "root"));
-    let sidecar_start = position(&|k| matches!(k, EventKind::StepStarted { step } if step == "sidecar"));
+    let position =
+        |pred: &dyn Fn(&EventKind) -> bool| history.iter().position(|e| pred(&e.kind)).unwrap();
+    let root_done =
+        position(&|k| matches!(k, EventKind::StepFinished { step, .. } if step == "root"));
+    let sidecar_start =
+        position(&|k| matches!(k, EventKind::StepStarted { step } if step == "sidecar"));
     assert!(root_done < sidecar_start);
     server.stop().await;
 }
@@ -161,22 +179,43 @@ async fn timeouts_kill_the_step_and_retries_retry_with_parameters_in_the_environ
     let dir = pipelines(PIPELINES);
     let data = tempfile::tempdir().unwrap();
     let server = TestServer::start(data.path(), Some(dir.path().to_path_buf())).await;
-    let (code, body) = server.post("/api/v1/runs", &json!({ "pipeline": "limits", "params": { "greeting": "hi" } })).await;
+    let (code, body) = server
+        .post(
+            "/api/v1/runs",
+            &json!({ "pipeline": "limits", "params": { "greeting": "hi" } }),
+        )
+        .await;
     assert_eq!(code, 201, "{body}");
     let run = body["id"].as_str().unwrap().to_owned();
     let started = std::time::Instant::now();
     let end = server.wait_finished(&run).await;
-    assert!(started.elapsed().as_secs() < 5, "the sleeping step was killed at its timeout");
+    assert!(
+        started.elapsed().as_secs() < 5,
+        "the sleeping step was killed at its timeout"
+    );
     assert_eq!(status(&end, "slow"), "failed");
     assert_eq!(end["steps"]["slow"]["message"], "timed out after 300ms");
     assert_eq!(status(&end, "flaky"), "success");
     let flaky = log_text(&server, &run, "flaky").await;
     assert!(flaky.contains(&"try 3 hi flaky".to_owned()), "{flaky:?}");
-    assert!(flaky.iter().any(|l| l.contains("retrying (2/3)")), "{flaky:?}");
-    assert!(!log_text(&server, &run, "slow").await.contains(&"unreachable".to_owned()));
+    assert!(
+        flaky.iter().any(|l| l.contains("retrying (2/3)")),
+        "{flaky:?}"
+    );
+    assert!(!log_text(&server, &run, "slow")
+        .await
+        .contains(&"unreachable".to_owned()));
 
-    let (code, body) = server.post("/api/v1/runs", &json!({ "pipeline": "limits", "params": { "colour": "red" } })).await;
-    assert_eq!((code, body["error"]["message"].as_str()), (422, Some("`params`: unknown parameter `colour`")));
+    let (code, body) = server
+        .post(
+            "/api/v1/runs",
+            &json!({ "pipeline": "limits", "params": { "colour": "red" } }),
+        )
+        .await;
+    assert_eq!(
+        (code, body["error"]["message"].as_str()),
+        (422, Some("`params`: unknown parameter `colour`"))
+    );
     server.stop().await;
 }
 
@@ -193,13 +232,20 @@ async fn cancelling_stops_the_process_and_cancels_what_never_ran() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    let (code, _) = server.post(&format!("/api/v1/runs/{run}/cancel"), &json!({})).await;
+    let (code, _) = server
+        .post(&format!("/api/v1/runs/{run}/cancel"), &json!({}))
+        .await;
     assert_eq!(code, 200);
     let end = server.wait_finished(&run).await;
     assert_eq!(end["status"], Status::Cancelled.as_str());
     assert_eq!(status(&end, "wait"), "cancelled");
     assert_eq!(status(&end, "next"), "cancelled");
-    let (code, body) = server.post(&format!("/api/v1/runs/{run}/cancel"), &json!({})).await;
-    assert_eq!((code, body["error"]["code"].as_str()), (409, Some("conflict")));
+    let (code, body) = server
+        .post(&format!("/api/v1/runs/{run}/cancel"), &json!({}))
+        .await;
+    assert_eq!(
+        (code, body["error"]["code"].as_str()),
+        (409, Some("conflict"))
+    );
     server.stop().await;
 }

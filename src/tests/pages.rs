@@ -3,7 +3,13 @@
 use crate::support::TestServer;
 
 async fn html(server: &TestServer, path: &str) -> (u16, String) {
-    let response = server.http.get(server.url(path)).header("accept", "text/html").send().await.unwrap();
+    let response = server
+        .http
+        .get(server.url(path))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
     (response.status().as_u16(), response.text().await.unwrap())
 }
 
@@ -14,12 +20,19 @@ async fn pages_render_the_graph_on_the_server() {
     let (code, home) = html(&server, "/").await;
     assert_eq!(code, 200);
     for id in ["deploy-web", "etl-orders", "build-matrix"] {
-        assert!(home.contains(&format!("href=\"/pipelines/{id}\"")), "home links {id}");
+        assert!(
+            home.contains(&format!("href=\"/pipelines/{id}\"")),
+            "home links {id}"
+        );
     }
     let (code, page) = html(&server, "/pipelines/build-matrix").await;
     assert_eq!(code, 200);
     assert!(page.contains("class=\"graph\""));
-    assert_eq!(page.matches("class=\"node status-pending\"").count(), 11, "every step drawn pending");
+    assert_eq!(
+        page.matches("class=\"node status-pending\"").count(),
+        11,
+        "every step drawn pending"
+    );
     assert!(page.contains("data-from=\"checkout\" data-to=\"lint\""));
     assert!(page.contains("name=\"pipeline\""));
 
@@ -28,7 +41,10 @@ async fn pages_render_the_graph_on_the_server() {
     assert_eq!(code, 200);
     assert!(page.contains("class=\"run-header\""));
     assert!(page.contains("data-step=\"starting-container\""));
-    assert!(page.contains("class=\"node-panel\""), "the panel of ?step= is server-rendered");
+    assert!(
+        page.contains("class=\"node-panel\""),
+        "the panel of ?step= is server-rendered"
+    );
 
     let (code, _) = html(&server, "/runs/does-not-exist").await;
     assert_eq!(code, 404);

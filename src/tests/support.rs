@@ -26,7 +26,11 @@ impl TestServer {
     pub async fn start(data_dir: &Path, pipelines: Option<PathBuf>) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let config = ServeConfig { addr, data_dir: data_dir.to_path_buf(), pipelines };
+        let config = ServeConfig {
+            addr,
+            data_dir: data_dir.to_path_buf(),
+            pipelines,
+        };
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             signalbox::server::serve::run(listener, config, async {
@@ -35,10 +39,24 @@ impl TestServer {
             .await
             .expect("server runs");
         });
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
-        let server = TestServer { addr, http, stop: Some(stop), task };
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        let server = TestServer {
+            addr,
+            http,
+            stop: Some(stop),
+            task,
+        };
         for _ in 0..100 {
-            if server.http.get(server.url("/healthz")).send().await.is_ok_and(|r| r.status().is_success()) {
+            if server
+                .http
+                .get(server.url("/healthz"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
                 return server;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -83,7 +101,9 @@ impl TestServer {
 
     /// Starts a pipeline run and returns its id.
     pub async fn start_run(&self, pipeline: &str) -> String {
-        let (status, body) = self.post("/api/v1/runs", &json!({ "pipeline": pipeline })).await;
+        let (status, body) = self
+            .post("/api/v1/runs", &json!({ "pipeline": pipeline }))
+            .await;
         assert_eq!(status, 201, "{body}");
         body["id"].as_str().unwrap().to_owned()
     }
@@ -97,32 +117,47 @@ impl TestServer {
             if !matches!(status.as_str(), "pending" | "running") {
                 return state;
             }
-            assert!(tokio::time::Instant::now() < deadline, "run {run} did not finish: {state}");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "run {run} did not finish: {state}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
     pub async fn socket(&self) -> Socket {
-        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/api/v1/ws", self.addr)).await.unwrap();
+        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/api/v1/ws", self.addr))
+            .await
+            .unwrap();
         Socket { ws }
     }
 }
 
 pub struct Socket {
-    ws: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    ws: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
 }
 
 impl Socket {
     pub async fn send(&mut self, op: Value) {
-        self.ws.send(Message::Text(op.to_string().into())).await.unwrap();
+        self.ws
+            .send(Message::Text(op.to_string().into()))
+            .await
+            .unwrap();
     }
 
     /// The next frame that is not a heartbeat, within `RUN_DEADLINE`.
     pub async fn next(&mut self) -> ServerFrame {
         loop {
-            let message = tokio::time::timeout(RUN_DEADLINE, self.ws.next()).await.expect("a frame in time");
-            let Some(Ok(Message::Text(text))) = message else { panic!("socket closed: {message:?}") };
-            let frame: ServerFrame = serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad frame {text}: {e}"));
+            let message = tokio::time::timeout(RUN_DEADLINE, self.ws.next())
+                .await
+                .expect("a frame in time");
+            let Some(Ok(Message::Text(text))) = message else {
+                panic!("socket closed: {message:?}")
+            };
+            let frame: ServerFrame =
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad frame {text}: {e}"));
             if frame != ServerFrame::Heartbeat {
                 return frame;
             }

@@ -31,8 +31,11 @@ pub fn GraphView(
     selected: Option<Signal<Option<String>>>,
 ) -> impl IntoView {
     let layout = Arc::new(Layout::compute(&graph));
-    let names: std::collections::HashMap<String, (String, String)> =
-        graph.steps.iter().map(|s| (s.id.clone(), (s.name.clone(), s.kind.clone()))).collect();
+    let names: std::collections::HashMap<String, (String, String)> = graph
+        .steps
+        .iter()
+        .map(|s| (s.id.clone(), (s.name.clone(), s.kind.clone())))
+        .collect();
     let (width, height) = (layout.width, layout.height);
     let edges = layout
         .edges
@@ -62,7 +65,10 @@ pub fn GraphView(
         })
         .collect_view();
     // On narrow screens the graph keeps at least this share of its natural size and scrolls.
-    let style = format!("--graph-w: {width}px; --graph-min-w: {}px", (width * 0.6).round());
+    let style = format!(
+        "--graph-w: {width}px; --graph-min-w: {}px",
+        (width * 0.8).round()
+    );
     view! {
         <div class="graph-wrap" style=style>
             <svg

@@ -15,7 +15,10 @@ pub fn use_clock(server_now: DateTime<Utc>) -> Signal<DateTime<Utc>> {
     #[cfg(feature = "hydrate")]
     {
         let skew = server_now - Utc::now();
-        if let Ok(handle) = set_interval_with_handle(move || now.set(Utc::now() + skew), std::time::Duration::from_secs(1)) {
+        if let Ok(handle) = set_interval_with_handle(
+            move || now.set(Utc::now() + skew),
+            std::time::Duration::from_secs(1),
+        ) {
             on_cleanup(move || handle.clear());
         }
     }
@@ -66,23 +69,35 @@ mod socket {
     /// How one connection ended.
     enum End {
         /// The socket closed or went silent after frames arrived (reset the backoff).
-        Dropped { received: bool },
+        Dropped {
+            received: bool,
+        },
         Resync,
         Stop,
     }
 
     fn stream_url() -> Option<String> {
         let location = web_sys::window()?.location();
-        let scheme = if location.protocol().ok()? == "https:" { "wss" } else { "ws" };
+        let scheme = if location.protocol().ok()? == "https:" {
+            "wss"
+        } else {
+            "ws"
+        };
         Some(format!("{scheme}://{}/api/v1/ws", location.host().ok()?))
     }
 
     /// One connection: subscribe with `op`, hand frames to `on_frame` until something ends it.
     async fn session(op: ClientOp, on_frame: &mut impl FnMut(ServerFrame) -> Flow) -> End {
-        let Some(url) = stream_url() else { return End::Stop };
-        let Ok(socket) = WebSocket::open(&url) else { return End::Dropped { received: false } };
+        let Some(url) = stream_url() else {
+            return End::Stop;
+        };
+        let Ok(socket) = WebSocket::open(&url) else {
+            return End::Dropped { received: false };
+        };
         let (mut write, mut read) = socket.split();
-        let Ok(text) = serde_json::to_string(&op) else { return End::Stop };
+        let Ok(text) = serde_json::to_string(&op) else {
+            return End::Stop;
+        };
         if write.send(Message::Text(text)).await.is_err() {
             return End::Dropped { received: false };
         }
@@ -92,8 +107,12 @@ mod socket {
                 message = read.next().fuse() => message,
                 _ = TimeoutFuture::new(SILENCE_MS).fuse() => return End::Dropped { received },
             };
-            let Some(Ok(Message::Text(text))) = next else { return End::Dropped { received } };
-            let Ok(frame) = serde_json::from_str::<ServerFrame>(&text) else { continue };
+            let Some(Ok(Message::Text(text))) = next else {
+                return End::Dropped { received };
+            };
+            let Ok(frame) = serde_json::from_str::<ServerFrame>(&text) else {
+                continue;
+            };
             received = true;
             match on_frame(frame) {
                 Flow::Continue => {}
@@ -136,7 +155,11 @@ mod socket {
                             failures = 0;
                         }
                         failures += 1;
-                        on_state(if failures > OFFLINE_AFTER { Conn::Offline } else { Conn::Reconnecting });
+                        on_state(if failures > OFFLINE_AFTER {
+                            Conn::Offline
+                        } else {
+                            Conn::Reconnecting
+                        });
                     }
                 }
                 futures::select! {
@@ -198,7 +221,9 @@ mod socket {
                     Flow::Resync
                 }
             }
-            ServerFrame::Logs { .. } | ServerFrame::Run { .. } | ServerFrame::Heartbeat => Flow::Continue,
+            ServerFrame::Logs { .. } | ServerFrame::Run { .. } | ServerFrame::Heartbeat => {
+                Flow::Continue
+            }
         };
         let on_state = move |c| {
             let _ = conn.try_set(c);
@@ -231,7 +256,9 @@ mod socket {
                     None => Flow::Stop,
                 }
             }
-            ServerFrame::Error { code, .. } if code == "unknown_run" || code == "unknown_step" => Flow::Stop,
+            ServerFrame::Error { code, .. } if code == "unknown_run" || code == "unknown_step" => {
+                Flow::Stop
+            }
             _ => Flow::Continue,
         };
         keep_following(next_op, on_frame, |_| {});

@@ -32,7 +32,8 @@ pub fn NodePanel(
         view! { <dt>{label}</dt><dd>{value}</dd> }
     };
     let time = move |pick: fn(&StepState) -> Option<DateTime<Utc>>| {
-        Box::new(move || current.with(|s| pick(s).map(format::clock).unwrap_or_else(|| "—".into()))) as Box<dyn Fn() -> String + Send + Sync>
+        Box::new(move || current.with(|s| pick(s).map(format::clock).unwrap_or_else(|| "—".into())))
+            as Box<dyn Fn() -> String + Send + Sync>
     };
     let (kicker, data_step) = (step.clone(), step.clone());
     view! {

@@ -10,13 +10,25 @@ use leptos::form::ActionForm;
 use leptos::prelude::*;
 
 #[component]
-pub fn RunHeader(state: RwSignal<RunState>, conn: RwSignal<Conn>, clock: Signal<DateTime<Utc>>) -> impl IntoView {
+pub fn RunHeader(
+    state: RwSignal<RunState>,
+    conn: RwSignal<Conn>,
+    clock: Signal<DateTime<Utc>>,
+) -> impl IntoView {
     let status = Memo::new(move |_| state.with(|s| s.status));
     let percent = Memo::new(move |_| state.with(RunState::percent));
-    let elapsed = move || state.with(|s| s.elapsed_ms(clock.get()).map(format::duration).unwrap_or_else(|| "not started".into()));
-    let (id, name, pipeline) = state.with_untracked(|s| (s.id.clone(), s.name.clone(), s.pipeline.clone()));
+    let elapsed = move || {
+        state.with(|s| {
+            s.elapsed_ms(clock.get())
+                .map(format::duration)
+                .unwrap_or_else(|| "not started".into())
+        })
+    };
+    let (id, name, pipeline) =
+        state.with_untracked(|s| (s.id.clone(), s.name.clone(), s.pipeline.clone()));
     let cancel_id = id.clone();
-    let pipeline_link = pipeline.map(|p| view! { <a class="crumb" href=format!("/pipelines/{p}")>{p.clone()}</a> });
+    let pipeline_link =
+        pipeline.map(|p| view! { <a class="crumb" href=format!("/pipelines/{p}")>{p.clone()}</a> });
     view! {
         <header class="run-header">
             <div class="run-title">

@@ -99,7 +99,11 @@ pub async fn run_attempt(launch: Launch<'_>, reporter: &mut Reporter) -> Attempt
     outcome
 }
 
-async fn forward_lines(pipe: impl AsyncRead + Unpin, stream: &'static str, tx: mpsc::Sender<(&'static str, String)>) {
+async fn forward_lines(
+    pipe: impl AsyncRead + Unpin,
+    stream: &'static str,
+    tx: mpsc::Sender<(&'static str, String)>,
+) {
     let mut lines = BufReader::new(pipe).lines();
     while let Ok(Some(line)) = lines.next_line().await {
         if tx.send((stream, line)).await.is_err() {

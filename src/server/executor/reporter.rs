@@ -52,10 +52,12 @@ impl Reporter {
             OutputLine::Warning(message) => {
                 self.warned = true;
                 self.flush().await;
-                self.send(vec![IngestItem::Event(NewEvent::new(EventKind::StepWarning {
-                    step: self.step.clone(),
-                    message,
-                }))])
+                self.send(vec![IngestItem::Event(NewEvent::new(
+                    EventKind::StepWarning {
+                        step: self.step.clone(),
+                        message,
+                    },
+                ))])
                 .await;
             }
             OutputLine::Log(line) => self.lines.push((stream, line)),
@@ -81,8 +83,14 @@ impl Reporter {
         // Consecutive lines of one stream form one batch.
         for (stream, line) in self.lines.drain(..) {
             match items.last_mut() {
-                Some(IngestItem::Logs { stream: s, lines, .. }) if s == stream => lines.push(line),
-                _ => items.push(IngestItem::Logs { step: self.step.clone(), stream: stream.to_owned(), lines: vec![line] }),
+                Some(IngestItem::Logs {
+                    stream: s, lines, ..
+                }) if s == stream => lines.push(line),
+                _ => items.push(IngestItem::Logs {
+                    step: self.step.clone(),
+                    stream: stream.to_owned(),
+                    lines: vec![line],
+                }),
             }
         }
         if !items.is_empty() {
@@ -93,7 +101,8 @@ impl Reporter {
     /// Reports an event right away (after what is pending).
     pub async fn event(&mut self, kind: EventKind) {
         self.flush().await;
-        self.send(vec![IngestItem::Event(NewEvent::new(kind))]).await;
+        self.send(vec![IngestItem::Event(NewEvent::new(kind))])
+            .await;
     }
 
     async fn send(&self, items: Vec<IngestItem>) {

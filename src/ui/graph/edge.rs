@@ -7,7 +7,11 @@ use leptos::prelude::*;
 pub fn EdgeView(from_state: Memo<StepState>, from: String, to: String, d: String) -> impl IntoView {
     let class = move || {
         let status = from_state.with(|s| s.status);
-        let tone = if status.is_terminal() || status == Status::Running { status.as_str() } else { "pending" };
+        let tone = if status.is_terminal() || status == Status::Running {
+            status.as_str()
+        } else {
+            "pending"
+        };
         format!("edge edge-{tone}")
     };
     view! { <path class=class data-from=from data-to=to d=d marker-end="url(#arrow)"/> }

@@ -8,8 +8,8 @@ use crate::ui::format;
 use leptos::prelude::*;
 
 /// Characters of the name and second line that fit the node at the graph's type size.
-const NAME_CHARS: usize = 20;
-const DETAIL_CHARS: usize = 22;
+const NAME_CHARS: usize = 16;
+const DETAIL_CHARS: usize = 17;
 const BAR_X: f64 = 10.0;
 const BAR_W: f64 = NODE_W - 20.0;
 
@@ -54,7 +54,13 @@ pub fn NodeView(
     let tooltip = format!("{name} ({id})");
     let aria = {
         let name = name.clone();
-        move || format!("{name}: {}, {}", status.get().as_str(), format::percent(progress.get()))
+        move || {
+            format!(
+                "{name}: {}, {}",
+                status.get().as_str(),
+                format::percent(progress.get())
+            )
+        }
     };
     // One `view!` for the whole node: elements such as `<a>` and `<title>` exist in both HTML
     // and SVG, and the macro only picks the SVG ones when it sees the enclosing `<g>`.
@@ -67,7 +73,13 @@ pub fn NodeView(
             // The router does not intercept SVG links: navigate in-app so the page stays live.
             ev.prevent_default();
             let path = location.pathname.get_untracked();
-            navigate(&format!("{path}?step={target}"), leptos_router::NavigateOptions { scroll: false, ..Default::default() });
+            navigate(
+                &format!("{path}?step={target}"),
+                leptos_router::NavigateOptions {
+                    scroll: false,
+                    ..Default::default()
+                },
+            );
         }
     };
     view! {

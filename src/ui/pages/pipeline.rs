@@ -33,10 +33,22 @@ fn PipelineDetail(data: PipelineView) -> impl IntoView {
     let start = ServerAction::<StartRun>::new();
     let card = data.card;
     // Every step pending: the graph exactly as a new run will start.
-    let idle = RunState::new("", Some(&card.id), &card.name, &data.graph, DateTime::UNIX_EPOCH);
+    let idle = RunState::new(
+        "",
+        Some(&card.id),
+        &card.name,
+        &data.graph,
+        DateTime::UNIX_EPOCH,
+    );
     let state = Signal::stored(idle);
     let pending = start.pending();
-    let error = move || start.value().get().and_then(Result::err).map(|e| e.to_string());
+    let error = move || {
+        start
+            .value()
+            .get()
+            .and_then(Result::err)
+            .map(|e| e.to_string())
+    };
     view! {
         <Title text=format!("{} · Signalbox", card.name)/>
         <section class="pipeline-page">

@@ -31,18 +31,35 @@ pub fn RunPage() -> impl IntoView {
 
 #[component]
 fn RunDetail(view: RunView) -> impl IntoView {
-    let RunView { graph, state: initial, now } = view;
+    let RunView {
+        graph,
+        state: initial,
+        now,
+    } = view;
     let run_id = initial.id.clone();
     let finished_at_load = initial.status.is_terminal();
     let state = RwSignal::new(initial);
-    let conn = RwSignal::new(if finished_at_load { Conn::Final } else { Conn::Connecting });
+    let conn = RwSignal::new(if finished_at_load {
+        Conn::Final
+    } else {
+        Conn::Connecting
+    });
     if !finished_at_load {
         follow_run(run_id.clone(), state, conn);
     }
     let clock = use_clock(now);
     let query = use_query_map();
-    let selected = Signal::derive(move || query.read().get("step").filter(|s| state.with(|st| st.steps.contains_key(s))));
-    let names: std::collections::HashMap<String, String> = graph.steps.iter().map(|s| (s.id.clone(), s.name.clone())).collect();
+    let selected = Signal::derive(move || {
+        query
+            .read()
+            .get("step")
+            .filter(|s| state.with(|st| st.steps.contains_key(s)))
+    });
+    let names: std::collections::HashMap<String, String> = graph
+        .steps
+        .iter()
+        .map(|s| (s.id.clone(), s.name.clone()))
+        .collect();
     let title = state.with_untracked(|s| format!("{} · {} · Signalbox", s.name, s.id));
     let stale = move || !matches!(conn.get(), Conn::Live | Conn::Final);
     view! {
