@@ -63,5 +63,10 @@ fn leptos_toml_agrees_with_cargo_toml_on_shared_site_options() {
     assert_eq!(cargo.site_addr, site.site_addr);
     // Leptos bakes this variable into the server; cargo's [env] must agree with cargo-leptos.
     let pinned = format!("LEPTOS_OUTPUT_NAME = \"{}\"", cargo.output_name);
-    assert!(include_str!("../../.cargo/config.toml").lines().any(|l| l.trim() == pinned), "{pinned}");
+    assert!(
+        include_str!("../../.cargo/config.toml")
+            .lines()
+            .any(|l| l.trim() == pinned),
+        "{pinned}"
+    );
 }
