@@ -52,7 +52,10 @@ run: setup-run build-release
 	exec ./target/release/signalbox serve $(SERVE_ARGS)
 
 # (e2e goes last: its closing "e2e: N passed, N failed" line ends the output.)
-test: setup fmt-check clippy build unit e2e
+# `unit` runs before `build`: `cargo test` also builds target/debug/signalbox, with the
+# dev-dependencies' features unified in, and that binary's pages do not hydrate against the
+# wasm cargo-leptos builds. The e2e tests must run cargo-leptos's own binary.
+test: setup fmt-check clippy unit build e2e
 
 # --- steps -------------------------------------------------------------------------
 

@@ -49,7 +49,14 @@ pub enum GraphError {
     BadWeight(String),
     #[error("the graph has no steps")]
     Empty,
+    #[error("the graph is too large: {steps} steps and {edges} needs (at most {MAX_STEPS} and {MAX_EDGES})")]
+    TooLarge { steps: usize, edges: usize },
 }
+
+/// Largest graph accepted: layout and rendering cost grow with steps and edges, and a producer
+/// must not be able to stall the server with one request.
+pub const MAX_STEPS: usize = 2_000;
+pub const MAX_EDGES: usize = 8_000;
 
 /// True when `id` is a slug: `[a-z0-9-_]+`.
 pub fn is_slug(id: &str) -> bool {
@@ -71,6 +78,14 @@ impl Graph {
         let mut errors = Vec::new();
         if self.steps.is_empty() {
             errors.push(GraphError::Empty);
+        }
+        let edges = self.steps.iter().map(|s| s.needs.len()).sum();
+        if self.steps.len() > MAX_STEPS || edges > MAX_EDGES {
+            // Checking a huge graph any further is the cost this limit exists to avoid.
+            return vec![GraphError::TooLarge {
+                steps: self.steps.len(),
+                edges,
+            }];
         }
         let mut seen = BTreeSet::new();
         for step in &self.steps {
@@ -245,6 +260,20 @@ pub(crate) mod tests {
         assert_eq!(
             errors[0].to_string(),
             "step `a`: part of a cycle (a -> b -> c)"
+        );
+    }
+
+    #[test]
+    fn refuses_graphs_too_large_to_lay_out() {
+        let ids: Vec<String> = (0..=MAX_STEPS).map(|i| format!("s{i}")).collect();
+        let spec: Vec<(&str, &[&str])> = ids.iter().map(|id| (id.as_str(), &[][..])).collect();
+        let errors = graph(&spec).validate();
+        assert_eq!(
+            errors,
+            [GraphError::TooLarge {
+                steps: MAX_STEPS + 1,
+                edges: 0
+            }]
         );
     }
 

@@ -4,7 +4,7 @@
 use super::runs::RunError;
 use super::state::AppState;
 use super::store::RunRecord;
-use crate::domain::{EventKind, Graph, NewEvent, RunState, RunSummary, Status};
+use crate::domain::{Graph, RunState, RunSummary, Status};
 use chrono::Utc;
 use std::collections::BTreeMap;
 use thiserror::Error;
@@ -141,40 +141,11 @@ pub async fn cancel_run(state: &AppState, run: &str) -> Result<RunSummary, Comma
         // The executor reports the cancelled steps and the run's end as it stops.
         return Ok(current.summary());
     }
-    close_run(state, &current, Status::Cancelled, "cancelled").await?;
+    state
+        .runs
+        .close(run, Status::Cancelled, "cancelled")
+        .await?;
     Ok(state.runs.state(run).await?.summary())
-}
-
-/// Ends every open step and the run itself with `status`.
-async fn close_run(
-    state: &AppState,
-    current: &RunState,
-    status: Status,
-    message: &str,
-) -> Result<(), RunError> {
-    let mut events: Vec<NewEvent> = current
-        .steps
-        .iter()
-        .filter(|(_, s)| !s.status.is_terminal())
-        .map(|(step, s)| {
-            // A step that never started did not fail: it was cancelled with the run.
-            let step_status = if s.status == Status::Running {
-                status
-            } else {
-                Status::Cancelled
-            };
-            NewEvent::new(EventKind::StepFinished {
-                step: step.clone(),
-                status: step_status,
-                message: Some(message.to_owned()),
-            })
-        })
-        .collect();
-    events.push(NewEvent::new(EventKind::RunFinished {
-        status,
-        message: Some(message.to_owned()),
-    }));
-    state.runs.append(&current.id, events).await
 }
 
 /// After a restart, runs the executor was running have no process any more: record that
@@ -182,14 +153,8 @@ async fn close_run(
 pub async fn fail_interrupted_runs(state: &AppState) -> Result<usize, RunError> {
     let orphans = state.runs.store().orphaned_runs().await?;
     for run in &orphans {
-        let current = state.runs.state(run).await?;
-        close_run(
-            state,
-            &current,
-            Status::Failed,
-            "interrupted: the server stopped while this run was executing",
-        )
-        .await?;
+        let message = "interrupted: the server stopped while this run was executing";
+        state.runs.close(run, Status::Failed, message).await?;
         tracing::warn!(run.id = %run, "marked interrupted run as failed");
     }
     Ok(orphans.len())

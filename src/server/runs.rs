@@ -5,7 +5,7 @@
 use super::hub::{Hub, RunFeed};
 use super::store::{LogAppend, RunFilter, RunRecord, Store, StoreError};
 use crate::domain::log::clip_line;
-use crate::domain::{LogLine, NewEvent, RunState, RunSummary, Seq, StoredEvent};
+use crate::domain::{EventKind, LogLine, NewEvent, RunState, RunSummary, Seq, Status, StoredEvent};
 use chrono::Utc;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -57,7 +57,7 @@ impl Runs {
         &self.store
     }
 
-    pub fn hub(&self) -> &Hub {
+    pub fn hub(&self) -> &Arc<Hub> {
         &self.hub
     }
 
@@ -78,7 +78,48 @@ impl Runs {
     pub async fn state(&self, run: &str) -> Result<RunState, RunError> {
         let slot = self.slot(run);
         let mut guard = slot.lock().await;
-        Ok(self.loaded(run, &mut guard).await?.clone())
+        let state = self.loaded(run, &mut guard).await?.clone();
+        if state.status.is_terminal() {
+            // A finished run changes no more: keep it in the store only.
+            self.forget(run);
+        }
+        Ok(state)
+    }
+
+    /// Ends every open step and then the run with `status`, deciding what is open under the
+    /// run's lock so a concurrent report cannot make the closing events illegal.
+    pub async fn close(&self, run: &str, status: Status, message: &str) -> Result<(), RunError> {
+        let slot = self.slot(run);
+        let mut guard = slot.lock().await;
+        let current = self.loaded(run, &mut guard).await?;
+        if current.status.is_terminal() {
+            return Ok(());
+        }
+        let mut items: Vec<IngestItem> = current
+            .steps
+            .iter()
+            .filter(|(_, s)| !s.status.is_terminal())
+            .map(|(step, s)| {
+                // A step that never started did not fail: it was cancelled with the run.
+                let step_status = if s.status == Status::Running {
+                    status
+                } else {
+                    Status::Cancelled
+                };
+                let kind = EventKind::StepFinished {
+                    step: step.clone(),
+                    status: step_status,
+                    message: Some(message.to_owned()),
+                };
+                IngestItem::Event(NewEvent::new(kind))
+            })
+            .collect();
+        let finished = EventKind::RunFinished {
+            status,
+            message: Some(message.to_owned()),
+        };
+        items.push(IngestItem::Event(NewEvent::new(finished)));
+        self.ingest_locked(run, &mut guard, items).await.map(drop)
     }
 
     /// Ingests events and log lines, all or nothing. Returns, per item, the event's seq (the
@@ -90,7 +131,16 @@ impl Runs {
     ) -> Result<Vec<Option<Seq>>, RunError> {
         let slot = self.slot(run);
         let mut guard = slot.lock().await;
-        let current = self.loaded(run, &mut guard).await?;
+        self.ingest_locked(run, &mut guard, items).await
+    }
+
+    async fn ingest_locked(
+        &self,
+        run: &str,
+        guard: &mut Option<RunState>,
+        items: Vec<IngestItem>,
+    ) -> Result<Vec<Option<Seq>>, RunError> {
+        let current = self.loaded(run, guard).await?;
         let mut next = current.clone();
         let ids: Vec<&str> = items
             .iter()
@@ -152,6 +202,9 @@ impl Runs {
             return Ok(seqs);
         }
         let summary = next.summary();
+        // Until the commit is known to have happened, the cached state is unknown: if this
+        // future is dropped mid-commit (a producer hung up), the next call reloads the store.
+        *guard = None;
         let numbered = self.store.commit(run, &fresh, &summary, &logs).await?;
         let finished = next.status.is_terminal();
         *guard = Some(next);
@@ -162,13 +215,9 @@ impl Runs {
         for (step, lines) in numbered.into_iter().filter(|(_, lines)| !lines.is_empty()) {
             self.hub.publish(run, RunFeed::Logs { step, lines });
         }
-        drop(guard);
         if finished {
             // Finished runs accept nothing more; drop the cached state, the store has it.
-            self.states
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(run);
+            self.forget(run);
         }
         Ok(seqs)
     }
@@ -207,6 +256,13 @@ impl Runs {
             .into_iter()
             .map(|r| r.summary)
             .collect())
+    }
+
+    fn forget(&self, run: &str) {
+        self.states
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(run);
     }
 
     fn slot(&self, run: &str) -> Slot {

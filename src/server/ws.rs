@@ -34,13 +34,13 @@ pub async fn ws_handler(ws: WebSocketUpgrade, State(state): State<AppState>) -> 
     ws.on_upgrade(move |socket| serve_socket(socket, state.runs))
 }
 
-/// The subscription's task has nowhere to send any more: the socket is gone.
-struct Gone;
+/// The subscription's task ends: the socket is gone, or an error frame was sent.
+struct Stop;
 
 type Out = mpsc::Sender<ServerFrame>;
 
-async fn send(out: &Out, frame: ServerFrame) -> Result<(), Gone> {
-    out.send(frame).await.map_err(|_| Gone)
+async fn send(out: &Out, frame: ServerFrame) -> Result<(), Stop> {
+    out.send(frame).await.map_err(|_| Stop)
 }
 
 async fn serve_socket(socket: WebSocket, runs: Arc<Runs>) {
@@ -141,22 +141,50 @@ async fn handle_op(
     subscriptions.insert(key, task.abort_handle());
 }
 
-/// Sends an error frame for a failed lookup; unknown runs get their own code.
-async fn report(out: &Out, e: RunError) -> Result<(), Gone> {
+/// Sends an error frame for a failed lookup and ends the subscription (unknown runs get their
+/// own code): going on after a failed read could leave a gap.
+async fn report(out: &Out, e: RunError) -> Result<(), Stop> {
     let code = if matches!(e, RunError::UnknownRun(_)) {
         "unknown_run"
     } else {
         "internal"
     };
-    send(out, error(code, e.to_string())).await
+    send(out, error(code, e.to_string())).await?;
+    Err(Stop)
 }
 
-async fn follow_run(runs: &Runs, run: &str, since: Option<Seq>, out: &Out) -> Result<(), Gone> {
+/// How a run subscription's live phase ended.
+enum Live {
+    /// It fell behind the hub: start over with a fresh snapshot.
+    Lagged,
+    Closed,
+}
+
+async fn follow_run(runs: &Runs, run: &str, since: Option<Seq>, out: &Out) -> Result<(), Stop> {
+    let mut since = since;
+    loop {
+        match follow_run_once(runs, run, since, out).await? {
+            Live::Lagged => {
+                tracing::debug!(run.id = %run, "live subscriber lagged; resending snapshot");
+                since = None;
+            }
+            Live::Closed => return Ok(()),
+        }
+    }
+}
+
+async fn follow_run_once(
+    runs: &Runs,
+    run: &str,
+    since: Option<Seq>,
+    out: &Out,
+) -> Result<Live, Stop> {
     // Subscribe before reading the store: anything committed in between arrives twice at worst.
-    let mut feed = runs.hub().subscribe(run);
+    let mut subscription = runs.hub().subscribe(run);
+    let feed = subscription.receiver();
     let current = match runs.state(run).await {
         Ok(state) => state,
-        Err(e) => return report(out, e).await,
+        Err(e) => return report(out, e).await.map(|()| Live::Closed),
     };
     let mut last = match since {
         Some(since) if since <= current.seq && current.seq - since <= MAX_REPLAY => {
@@ -166,29 +194,23 @@ async fn follow_run(runs: &Runs, run: &str, since: Option<Seq>, out: &Out) -> Re
         }
         _ => {
             let seq = current.seq;
-            send(
-                out,
-                ServerFrame::Snapshot {
-                    run: run.to_owned(),
-                    seq,
-                    state: Box::new(current),
-                },
-            )
-            .await?;
+            let snapshot = ServerFrame::Snapshot {
+                run: run.to_owned(),
+                seq,
+                state: Box::new(current),
+            };
+            send(out, snapshot).await?;
             seq
         }
     };
-    send(
-        out,
-        ServerFrame::Subscribed {
-            run: Some(run.to_owned()),
-            step: None,
-            topic: None,
-            seq: Some(last),
-            n: None,
-        },
-    )
-    .await?;
+    let subscribed = ServerFrame::Subscribed {
+        run: Some(run.to_owned()),
+        step: None,
+        topic: None,
+        seq: Some(last),
+        n: None,
+    };
+    send(out, subscribed).await?;
     loop {
         let batch = match feed.recv().await {
             Ok(first) => {
@@ -197,14 +219,14 @@ async fn follow_run(runs: &Runs, run: &str, since: Option<Seq>, out: &Out) -> Re
                 for _ in 0..MERGE {
                     match feed.try_recv() {
                         Ok(more) => collect_events(&more, &mut events),
-                        Err(TryRecvError::Lagged(_)) => return resync(runs, run, out, feed).await,
+                        Err(TryRecvError::Lagged(_)) => return Ok(Live::Lagged),
                         Err(_) => break,
                     }
                 }
                 events
             }
-            Err(RecvError::Lagged(_)) => return resync(runs, run, out, feed).await,
-            Err(RecvError::Closed) => return Ok(()),
+            Err(RecvError::Lagged(_)) => return Ok(Live::Lagged),
+            Err(RecvError::Closed) => return Ok(Live::Closed),
         };
         let Some(first) = batch.first() else { continue };
         if first.seq > last + 1 {
@@ -231,18 +253,6 @@ fn collect_events(feed: &RunFeed, into: &mut Vec<StoredEvent>) {
     }
 }
 
-/// A subscriber that fell behind the hub: start over with a fresh snapshot and subscription.
-async fn resync(
-    runs: &Runs,
-    run: &str,
-    out: &Out,
-    feed: tokio::sync::broadcast::Receiver<Arc<RunFeed>>,
-) -> Result<(), Gone> {
-    drop(feed);
-    tracing::debug!(run.id = %run, "live subscriber lagged; resending snapshot");
-    Box::pin(follow_run(runs, run, None, out)).await
-}
-
 /// Sends the stored events after `last` up to `target`, in pages, advancing `last`.
 async fn catch_up(
     runs: &Runs,
@@ -250,7 +260,7 @@ async fn catch_up(
     last: &mut Seq,
     target: Seq,
     out: &Out,
-) -> Result<(), Gone> {
+) -> Result<(), Stop> {
     while *last < target {
         let events = match runs.events_since(run, *last, PAGE).await {
             Ok(events) => events,
@@ -278,8 +288,9 @@ async fn follow_logs(
     step: &str,
     after: u64,
     out: &Out,
-) -> Result<(), Gone> {
-    let mut feed = runs.hub().subscribe(run);
+) -> Result<(), Stop> {
+    let mut subscription = runs.hub().subscribe(run);
+    let feed = subscription.receiver();
     match runs.state(run).await {
         Ok(state) if state.steps.contains_key(step) => {}
         Ok(_) => {
@@ -344,7 +355,7 @@ async fn log_catch_up(
     last: &mut u64,
     target: u64,
     out: &Out,
-) -> Result<(), Gone> {
+) -> Result<(), Stop> {
     while *last < target {
         let lines = match runs.logs_after(run, step, *last, PAGE).await {
             Ok(lines) => lines,
@@ -367,7 +378,7 @@ async fn log_catch_up(
     Ok(())
 }
 
-async fn follow_runs_topic(runs: &Runs, out: &Out) -> Result<(), Gone> {
+async fn follow_runs_topic(runs: &Runs, out: &Out) -> Result<(), Stop> {
     let mut feed = runs.hub().subscribe_runs();
     send(
         out,

@@ -249,3 +249,27 @@ async fn cancelling_stops_the_process_and_cancels_what_never_ran() {
     );
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bytes_that_are_not_utf8_and_endless_lines_do_not_break_a_step() {
+    let dir = pipelines(&[(
+        "bytes.toml",
+        "id = 'bytes'\n[[steps]]\nid = 'odd'\nrun = \"printf 'caf\\\\377\\\\n'; head -c 200000 /dev/zero | tr '\\\\0' x; echo; sleep 0.2; echo ok\"\n",
+    )]);
+    let data = tempfile::tempdir().unwrap();
+    let server = TestServer::start(data.path(), Some(dir.path().to_path_buf())).await;
+    let run = server.start_run("bytes").await;
+    let end = server.wait_finished(&run).await;
+    assert_eq!(status(&end, "odd"), "success", "{end}");
+    let log = log_text(&server, &run, "odd").await;
+    assert_eq!(
+        log.len(),
+        3,
+        "{:?}",
+        log.iter().map(|l| l.len()).collect::<Vec<_>>()
+    );
+    assert_eq!(log[0], "caf\u{FFFD}");
+    assert!(log[1].starts_with("xxxx") && log[1].ends_with("characters]") && log[1].len() < 10_000);
+    assert_eq!(log[2], "ok");
+    server.stop().await;
+}

@@ -145,10 +145,9 @@ mod socket {
                 };
                 match end {
                     End::Stop => return,
-                    End::Resync => {
-                        backoff = FIRST_BACKOFF_MS;
-                        continue;
-                    }
+                    // Resubscribing at once could spin if the same problem repeats: back off
+                    // like a drop, without resetting the delay.
+                    End::Resync => on_state(Conn::Reconnecting),
                     End::Dropped { received } => {
                         if received {
                             backoff = FIRST_BACKOFF_MS;

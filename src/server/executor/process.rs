@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
 use tokio::process::Command;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -69,9 +69,13 @@ pub async fn run_attempt(launch: Launch<'_>, reporter: &mut Reporter) -> Attempt
     let deadline = launch.timeout.map(|t| tokio::time::Instant::now() + t);
     let mut tick = tokio::time::interval(FLUSH_EVERY);
     let outcome = loop {
+        // Biased with output last: a step that prints without pause cannot starve its
+        // cancel, its timeout or the periodic flush.
         tokio::select! {
             biased;
-            Some((stream, line)) = rx.recv() => reporter.line(stream, parse(&line)).await,
+            _ = launch.cancel.cancelled() => break Attempt::Cancelled,
+            _ = sleep_until(deadline) => break Attempt::TimedOut,
+            _ = tick.tick() => reporter.flush().await,
             status = child.wait() => break match status {
                 Ok(status) => match status.code() {
                     Some(code) => Attempt::Exited(code),
@@ -79,9 +83,7 @@ pub async fn run_attempt(launch: Launch<'_>, reporter: &mut Reporter) -> Attempt
                 },
                 Err(error) => Attempt::SpawnFailed(error.to_string()),
             },
-            _ = sleep_until(deadline) => break Attempt::TimedOut,
-            _ = launch.cancel.cancelled() => break Attempt::Cancelled,
-            _ = tick.tick() => reporter.flush().await,
+            Some((stream, line)) = rx.recv() => reporter.line(stream, parse(&line)).await,
         }
     };
     if matches!(outcome, Attempt::TimedOut | Attempt::Cancelled) {
@@ -99,15 +101,57 @@ pub async fn run_attempt(launch: Launch<'_>, reporter: &mut Reporter) -> Attempt
     outcome
 }
 
+/// Longest output line read at once; the rest of a longer line is skipped (ingest then cuts
+/// what is kept to the log's line limit), so one endless line cannot exhaust memory.
+const MAX_LINE_BYTES: usize = 64 * 1024;
+
+/// Forwards a pipe line by line. Bytes that are not UTF-8 are replaced rather than ending the
+/// step's output, which would otherwise die of SIGPIPE at its next write.
 async fn forward_lines(
     pipe: impl AsyncRead + Unpin,
     stream: &'static str,
     tx: mpsc::Sender<(&'static str, String)>,
 ) {
-    let mut lines = BufReader::new(pipe).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
+    let mut reader = BufReader::new(pipe);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match (&mut reader)
+            .take(MAX_LINE_BYTES as u64)
+            .read_until(b'\n', &mut buf)
+            .await
+        {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        if buf.last() == Some(&b'\n') {
+            buf.pop();
+            if buf.last() == Some(&b'\r') {
+                buf.pop();
+            }
+        } else if buf.len() >= MAX_LINE_BYTES && !skip_rest_of_line(&mut reader).await {
+            break;
+        }
+        let line = String::from_utf8_lossy(&buf).into_owned();
         if tx.send((stream, line)).await.is_err() {
             break;
+        }
+    }
+}
+
+/// Discards input up to and including the next newline; false at the end of the pipe.
+async fn skip_rest_of_line(reader: &mut (impl AsyncBufRead + Unpin)) -> bool {
+    loop {
+        let (done, used) = match reader.fill_buf().await {
+            Ok([]) | Err(_) => return false,
+            Ok(chunk) => match chunk.iter().position(|&b| b == b'\n') {
+                Some(i) => (true, i + 1),
+                None => (false, chunk.len()),
+            },
+        };
+        reader.consume(used);
+        if done {
+            return true;
         }
     }
 }

@@ -7,6 +7,9 @@ use crate::domain::{EventKind, NewEvent};
 use crate::server::runs::{IngestItem, Runs};
 use std::sync::Arc;
 
+/// Pending log lines that force a flush before the next tick, bounding memory and batch size.
+const MAX_PENDING_LINES: usize = 1_000;
+
 pub struct Reporter {
     runs: Arc<Runs>,
     run: String,
@@ -60,7 +63,12 @@ impl Reporter {
                 ))])
                 .await;
             }
-            OutputLine::Log(line) => self.lines.push((stream, line)),
+            OutputLine::Log(line) => {
+                self.lines.push((stream, line));
+                if self.lines.len() >= MAX_PENDING_LINES {
+                    self.flush().await;
+                }
+            }
         }
     }
 
