@@ -8,8 +8,8 @@ use crate::ui::format;
 use leptos::prelude::*;
 
 /// Characters of the name and second line that fit the node at the graph's type size.
-const NAME_CHARS: usize = 16;
-const DETAIL_CHARS: usize = 17;
+const NAME_CHARS: usize = 15;
+const DETAIL_CHARS: usize = 16;
 const BAR_X: f64 = 10.0;
 const BAR_W: f64 = NODE_W - 20.0;
 
