@@ -120,15 +120,19 @@ impl Graph {
         errors
     }
 
-    /// Step indices in dependency order (Kahn's algorithm, ties by declaration order), or the
-    /// ids of the steps left on a cycle.
-    pub fn topo_order(&self) -> Result<Vec<usize>, Vec<String>> {
-        let index: BTreeMap<&str, usize> = self
-            .steps
+    /// Step id to its position in declaration order.
+    fn index(&self) -> BTreeMap<&str, usize> {
+        self.steps
             .iter()
             .enumerate()
             .map(|(i, s)| (s.id.as_str(), i))
-            .collect();
+            .collect()
+    }
+
+    /// Step indices in dependency order (Kahn's algorithm, ties by declaration order), or the
+    /// ids of the steps left on a cycle.
+    pub fn topo_order(&self) -> Result<Vec<usize>, Vec<String>> {
+        let index = self.index();
         let mut missing: Vec<usize> = self
             .steps
             .iter()
@@ -165,12 +169,7 @@ impl Graph {
 
     /// For each step, the indices of the steps that need it.
     pub fn downstream_indices(&self) -> Vec<Vec<usize>> {
-        let index: BTreeMap<&str, usize> = self
-            .steps
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.id.as_str(), i))
-            .collect();
+        let index = self.index();
         let mut downstream = vec![Vec::new(); self.steps.len()];
         for (i, step) in self.steps.iter().enumerate() {
             for need in &step.needs {
