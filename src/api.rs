@@ -4,5 +4,5 @@ pub mod frames;
 pub mod functions;
 pub mod views;
 
-pub use frames::{ClientOp, OpKind, ServerFrame};
+pub use frames::{ClientOp, OpKind, Position, Resync, ServerFrame};
 pub use views::{PipelineCard, PipelineView, RunView};

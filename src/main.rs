@@ -3,7 +3,7 @@
 #[cfg(feature = "ssr")]
 mod cli {
     use clap::{Parser, Subcommand};
-    use signalbox::server::catalog::read_pipeline;
+    use signalbox::server::catalog::read_pipelines;
     use signalbox::server::config::ServeConfig;
     use std::net::SocketAddr;
     use std::path::PathBuf;
@@ -27,6 +27,14 @@ mod cli {
             /// A directory of pipeline TOML files to load beside the demos.
             #[arg(long, env = "SIGNALBOX_PIPELINES")]
             pipelines: Option<PathBuf>,
+            /// An origin (https://signalbox.example.com) whose pages may use this server;
+            /// repeatable. Default: only the origin the browser addresses the server by.
+            #[arg(
+                long = "allowed-origin",
+                env = "SIGNALBOX_ALLOWED_ORIGINS",
+                value_delimiter = ','
+            )]
+            allowed_origins: Vec<String>,
         },
         /// Check pipeline files; exit status 1 with the errors if any.
         Validate {
@@ -41,6 +49,7 @@ mod cli {
                 addr,
                 data_dir,
                 pipelines,
+                allowed_origins,
             } => {
                 tracing_subscriber::fmt()
                     .with_env_filter(
@@ -50,30 +59,25 @@ mod cli {
                     .init();
                 let listener = tokio::net::TcpListener::bind(addr).await?;
                 let config = ServeConfig {
-                    addr,
-                    data_dir,
                     pipelines,
+                    allowed_origins,
+                    ..ServeConfig::new(addr, data_dir)
                 };
                 signalbox::server::serve::run(listener, config, shutdown_signal()).await?;
                 Ok(ExitCode::SUCCESS)
             }
             Command::Validate { files } => {
-                let mut failed = false;
-                for file in &files {
-                    match read_pipeline(file) {
-                        Ok(p) => println!("{}: ok ({} steps)", file.display(), p.steps.len()),
-                        Err(problems) => {
-                            failed = true;
-                            for problem in problems {
-                                eprintln!("{problem}");
-                            }
-                        }
-                    }
+                let (pipelines, problems) = read_pipelines(&files);
+                for (file, pipeline) in &pipelines {
+                    println!("{}: ok ({} steps)", file.display(), pipeline.steps.len());
                 }
-                Ok(if failed {
-                    ExitCode::FAILURE
-                } else {
+                for problem in &problems {
+                    eprintln!("{problem}");
+                }
+                Ok(if problems.is_empty() {
                     ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
                 })
             }
         }

@@ -1,6 +1,7 @@
 //! Server functions: thin wrappers that take the shared state from context and call into
-//! `server::`. Mutations use POST (the default encoding) and the server checks nothing else
-//! yet; authentication and Origin checks arrive with the security work.
+//! `server::`. Mutations use POST (the default encoding); the cross-site guard
+//! (`server::origin`) refuses them from other sites. Authentication arrives with the security
+//! work.
 
 use super::views::{PipelineCard, PipelineView, RunView};
 use crate::domain::{LogLine, RunSummary};
@@ -63,8 +64,8 @@ pub async fn start_run(
 pub async fn load_run(id: String) -> Result<Option<RunView>, ServerFnError> {
     use crate::server::runs::RunError;
     let state = app_state()?;
-    let run = match state.runs.state(&id).await {
-        Ok(run) => run,
+    let snapshot = match state.runs.snapshot(&id).await {
+        Ok(snapshot) => snapshot,
         Err(RunError::UnknownRun(_)) => return Ok(None),
         Err(e) => return Err(ServerFnError::new(e.to_string())),
     };
@@ -76,7 +77,8 @@ pub async fn load_run(id: String) -> Result<Option<RunView>, ServerFnError> {
         .map_err(|e| ServerFnError::new(e.to_string()))?;
     Ok(record.map(|record| RunView {
         graph: record.graph,
-        state: run,
+        state: snapshot.state,
+        epoch: snapshot.epoch,
         now: chrono::Utc::now(),
     }))
 }

@@ -40,5 +40,7 @@ pub struct PipelineView {
 pub struct RunView {
     pub graph: Graph,
     pub state: RunState,
+    /// The history `state.seq` belongs to: the browser resumes the live stream with both.
+    pub epoch: String,
     pub now: DateTime<Utc>,
 }

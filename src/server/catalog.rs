@@ -44,11 +44,10 @@ impl Catalog {
         if let Some(dir) = dir {
             let (files, mut problems) = toml_files(dir);
             errors.append(&mut problems);
-            for file in files {
-                match read_pipeline(&file) {
-                    Ok(pipeline) => catalog.insert(pipeline, file.parent().map(Path::to_path_buf)),
-                    Err(mut problems) => errors.append(&mut problems),
-                }
+            let (pipelines, mut problems) = read_pipelines(&files);
+            errors.append(&mut problems);
+            for (file, pipeline) in pipelines {
+                catalog.insert(pipeline, file.parent().map(Path::to_path_buf));
             }
         }
         (catalog, errors)
@@ -84,6 +83,40 @@ pub fn read_pipeline(path: &Path) -> Result<Pipeline, Vec<PipelineError>> {
         }]
     })?;
     Pipeline::parse(&label, &text)
+}
+
+/// Reads and validates several files. Two files defining the same pipeline id are an error
+/// naming both, and neither is loaded: which one was meant cannot be guessed.
+pub fn read_pipelines(files: &[PathBuf]) -> (Vec<(PathBuf, Pipeline)>, Vec<PipelineError>) {
+    let mut errors = Vec::new();
+    let mut read: Vec<(PathBuf, Pipeline)> = Vec::new();
+    for file in files {
+        match read_pipeline(file) {
+            Ok(pipeline) => read.push((file.clone(), pipeline)),
+            Err(mut problems) => errors.append(&mut problems),
+        }
+    }
+    let mut files_of: BTreeMap<&str, Vec<&Path>> = BTreeMap::new();
+    for (file, pipeline) in &read {
+        files_of.entry(&pipeline.id).or_default().push(file);
+    }
+    let duplicated: Vec<String> = files_of
+        .iter()
+        .filter(|(_, files)| files.len() > 1)
+        .map(|(id, files)| {
+            let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+            errors.push(PipelineError {
+                file: names[0].clone(),
+                problem: format!(
+                    "pipeline id `{id}` is also defined in {}; neither file is loaded",
+                    names[1..].join(", ")
+                ),
+            });
+            (*id).to_owned()
+        })
+        .collect();
+    read.retain(|(_, pipeline)| !duplicated.contains(&pipeline.id));
+    (read, errors)
 }
 
 /// The `*.toml` files of a directory, sorted so loading order is stable.
@@ -138,6 +171,26 @@ mod tests {
         assert!(
             matrix.steps.iter().filter(|s| s.needs.len() > 1).count() >= 1,
             "has a fan-in"
+        );
+    }
+
+    #[test]
+    fn two_files_with_one_id_are_an_error_naming_both() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["a.toml", "b.toml"] {
+            std::fs::write(
+                dir.path().join(name),
+                "id='same'\n[[steps]]\nid='x'\nrun='true'\n",
+            )
+            .unwrap();
+        }
+        let (catalog, errors) = Catalog::load(Some(dir.path()));
+        assert!(catalog.get("same").is_none(), "neither wins silently");
+        assert_eq!(errors.len(), 1);
+        let message = errors[0].to_string();
+        assert!(
+            message.contains("a.toml") && message.contains("b.toml") && message.contains("`same`"),
+            "{message}"
         );
     }
 

@@ -41,10 +41,15 @@ fn check_run_id(id: &str) -> Result<(), CommandError> {
     }
 }
 
+/// 12 random hex digits.
+fn random_hex() -> String {
+    let random = uuid::Uuid::new_v4().simple().to_string();
+    random[..12].to_owned()
+}
+
 /// A fresh run id: the pipeline (or "run") plus 12 random hex digits.
 fn new_run_id(prefix: &str) -> String {
-    let random = uuid::Uuid::new_v4().simple().to_string();
-    format!("{prefix}-{}", &random[..12])
+    format!("{prefix}-{}", random_hex())
 }
 
 /// Starts a run of a catalog pipeline with the built-in executor.
@@ -85,6 +90,7 @@ pub async fn start_pipeline_run(
         graph,
         executor: true,
         created_at: now,
+        epoch: random_hex(),
         summary: initial.summary(),
     };
     let (summary, created) = state.runs.create(record).await?;
@@ -126,6 +132,7 @@ pub async fn create_adhoc_run(
         graph,
         executor: false,
         created_at: now,
+        epoch: random_hex(),
         summary: initial.summary(),
     };
     Ok(state.runs.create(record).await?)
@@ -133,7 +140,7 @@ pub async fn create_adhoc_run(
 
 /// Cancels a run: the executor stops its processes; an ad-hoc run is closed directly.
 pub async fn cancel_run(state: &AppState, run: &str) -> Result<RunSummary, CommandError> {
-    let current = state.runs.state(run).await?;
+    let current = state.runs.snapshot(run).await?.state;
     if current.status.is_terminal() {
         return Err(CommandError::NotRunning(run.to_owned()));
     }
@@ -145,16 +152,18 @@ pub async fn cancel_run(state: &AppState, run: &str) -> Result<RunSummary, Comma
         .runs
         .close(run, Status::Cancelled, "cancelled")
         .await?;
-    Ok(state.runs.state(run).await?.summary())
+    Ok(state.runs.snapshot(run).await?.state.summary())
 }
+
+/// What a run the server stopped in the middle of says about it.
+pub const INTERRUPTED: &str = "interrupted: the server stopped while this run was executing";
 
 /// After a restart, runs the executor was running have no process any more: record that
 /// truthfully instead of leaving them "running" forever.
 pub async fn fail_interrupted_runs(state: &AppState) -> Result<usize, RunError> {
     let orphans = state.runs.store().orphaned_runs().await?;
     for run in &orphans {
-        let message = "interrupted: the server stopped while this run was executing";
-        state.runs.close(run, Status::Failed, message).await?;
+        state.runs.close(run, Status::Failed, INTERRUPTED).await?;
         tracing::warn!(run.id = %run, "marked interrupted run as failed");
     }
     Ok(orphans.len())

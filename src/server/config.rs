@@ -4,6 +4,7 @@
 use leptos::config::{get_configuration, LeptosOptions};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 use thiserror::Error;
 
 #[derive(Clone, Debug)]
@@ -12,6 +13,62 @@ pub struct ServeConfig {
     pub data_dir: PathBuf,
     /// A directory of pipeline TOML files, loaded beside the demos.
     pub pipelines: Option<PathBuf>,
+    /// Origins (`https://signalbox.example.com`) whose pages may open the live stream and send
+    /// mutating requests. Empty: only the server's own origin (see `server::origin`).
+    pub allowed_origins: Vec<String>,
+    pub live: LiveLimits,
+}
+
+impl ServeConfig {
+    /// The defaults for a server on `addr` over `data_dir`.
+    pub fn new(addr: SocketAddr, data_dir: PathBuf) -> Self {
+        ServeConfig {
+            addr,
+            data_dir,
+            pipelines: None,
+            allowed_origins: Vec::new(),
+            live: LiveLimits::default(),
+        }
+    }
+}
+
+/// Deadlines and limits of live connections (WebSocket and SSE), documented in the README.
+#[derive(Clone, Debug)]
+pub struct LiveLimits {
+    /// Protocol pings to each WebSocket client at this interval.
+    pub ping_every: Duration,
+    /// A WebSocket client from which nothing (not even a pong) arrives for this long is closed.
+    pub read_deadline: Duration,
+    /// A client that leaves its queue full for this long is closed as too slow.
+    pub write_deadline: Duration,
+    /// `{"type":"heartbeat"}` frames at this interval (PROTOCOL.md).
+    pub heartbeat_every: Duration,
+    /// SSE keep-alive comments at this interval.
+    pub sse_keep_alive: Duration,
+    /// Frames queued per connection.
+    pub queue_frames: usize,
+    /// Largest client message (WebSocket).
+    pub max_message_bytes: usize,
+    /// Subscriptions one WebSocket may hold at once.
+    pub max_subscriptions: usize,
+    /// On shutdown, how long connections get to close before the server exits anyway.
+    pub drain: Duration,
+}
+
+impl Default for LiveLimits {
+    fn default() -> Self {
+        LiveLimits {
+            ping_every: Duration::from_secs(15),
+            read_deadline: Duration::from_secs(45),
+            write_deadline: Duration::from_secs(10),
+            heartbeat_every: Duration::from_secs(10),
+            sse_keep_alive: Duration::from_secs(15),
+            queue_frames: 64,
+            max_message_bytes: 32 * 1024,
+            max_subscriptions: 64,
+            drain: Duration::from_secs(5),
+        }
+    }
 }
 
 #[derive(Debug, Error)]

@@ -2,21 +2,26 @@
 //! `max_parallel` at once, reports everything through [`Runs`] (like any producer), skips the
 //! dependants of failed steps, and finishes the run with the status its steps earned.
 
+mod leftovers;
 mod output;
 mod process;
 mod reporter;
 
+use super::commands::INTERRUPTED;
 use super::runs::Runs;
 use crate::domain::{EventKind, NewEvent, Pipeline, Status, Step};
 use process::{run_attempt, Attempt, Launch};
 use reporter::Reporter;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
+pub use leftovers::{kill_leftovers, OWNER_VAR};
 pub use output::{parse as parse_output_line, OutputLine};
 
 /// How often an external step's state is re-read while waiting for its producer.
@@ -28,8 +33,14 @@ pub struct Executor {
     work_root: PathBuf,
     /// Base URL handed to steps as `SIGNALBOX_URL` so nested programs can report.
     public_url: String,
+    /// Marks every step process (see [`leftovers`]): the data directory this server owns.
+    owner: String,
     /// Cancellation handles of the runs executing now.
     active: Mutex<HashMap<String, CancellationToken>>,
+    /// The run tasks, awaited on shutdown.
+    tasks: TaskTracker,
+    /// Set on shutdown: runs stop because the server does, not because someone cancelled.
+    stopping: Arc<AtomicBool>,
 }
 
 /// Everything a step task needs, shared by the steps of one run.
@@ -39,15 +50,63 @@ struct RunContext {
     cwd: PathBuf,
     env: BTreeMap<String, String>,
     cancel: CancellationToken,
+    stopping: Arc<AtomicBool>,
+}
+
+impl RunContext {
+    /// How a step or run that was stopped ends: cancelled by a user, or interrupted (failed)
+    /// because the server is shutting down.
+    fn stopped(&self) -> (Status, String) {
+        if self.stopping.load(Ordering::SeqCst) {
+            (Status::Failed, INTERRUPTED.to_owned())
+        } else {
+            (Status::Cancelled, "cancelled".to_owned())
+        }
+    }
+
+    /// A step that never started when the run stopped is cancelled either way.
+    fn never_started(&self) -> String {
+        self.stopped().1
+    }
 }
 
 impl Executor {
-    pub fn new(runs: Arc<Runs>, work_root: PathBuf, public_url: String) -> Self {
+    pub fn new(runs: Arc<Runs>, work_root: PathBuf, public_url: String, owner: String) -> Self {
         Executor {
             runs,
             work_root,
             public_url,
+            owner,
             active: Mutex::new(HashMap::new()),
+            tasks: TaskTracker::new(),
+            stopping: Arc::default(),
+        }
+    }
+
+    /// Stops every run (killing their process groups) and records them as interrupted,
+    /// waiting at most `within` for that to be written.
+    pub async fn shutdown(&self, within: Duration) {
+        self.stopping.store(true, Ordering::SeqCst);
+        let running: Vec<CancellationToken> = self
+            .active
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        if running.is_empty() {
+            return;
+        }
+        tracing::info!(runs = running.len(), "stopping the runs in progress");
+        for token in running {
+            token.cancel();
+        }
+        self.tasks.close();
+        if tokio::time::timeout(within, self.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("runs did not stop in time; the next start records them as interrupted");
         }
     }
 
@@ -67,7 +126,7 @@ impl Executor {
             .unwrap_or_else(|e| e.into_inner())
             .insert(run.clone(), cancel.clone());
         let this = Arc::clone(self);
-        tokio::spawn(async move {
+        self.tasks.spawn(async move {
             this.execute(&run, &pipeline, params, dir, cancel).await;
             this.active
                 .lock()
@@ -125,6 +184,7 @@ impl Executor {
             ("SIGNALBOX_RUN".to_owned(), run.to_owned()),
             // Empty until authentication exists; reporters send it as a bearer token.
             ("SIGNALBOX_TOKEN".to_owned(), String::new()),
+            (OWNER_VAR.to_owned(), self.owner.clone()),
         ]);
         for (key, value) in &params {
             env.insert(
@@ -138,11 +198,13 @@ impl Executor {
             cwd,
             env,
             cancel: cancel.clone(),
+            stopping: Arc::clone(&self.stopping),
         });
 
         let outcome = schedule(&context, pipeline).await;
         let (status, message) = if cancel.is_cancelled() {
-            (Status::Cancelled, Some("cancelled".to_owned()))
+            let (status, message) = context.stopped();
+            (status, Some(message))
         } else if outcome.values().any(|s| *s == Status::Failed) {
             let failed: Vec<&str> = pipeline
                 .steps
@@ -185,7 +247,7 @@ async fn schedule(context: &Arc<RunContext>, pipeline: &Pipeline) -> HashMap<Str
             });
             if let Some(blocker) = blocker {
                 let (status, message) = if context.cancel.is_cancelled() {
-                    (Status::Cancelled, "cancelled".to_owned())
+                    (Status::Cancelled, context.never_started())
                 } else {
                     (
                         Status::Skipped,
@@ -218,12 +280,12 @@ async fn schedule(context: &Arc<RunContext>, pipeline: &Pipeline) -> HashMap<Str
     }
     for step in &order {
         if !done.contains_key(&step.id) {
-            let status = if context.cancel.is_cancelled() {
-                Status::Cancelled
+            let (status, message) = if context.cancel.is_cancelled() {
+                (Status::Cancelled, context.never_started())
             } else {
-                Status::Skipped
+                (Status::Skipped, Status::Skipped.to_string())
             };
-            finish(context, &step.id, status, Some(status.to_string())).await;
+            finish(context, &step.id, status, Some(message)).await;
             done.insert(step.id.clone(), status);
         }
     }
@@ -282,14 +344,15 @@ async fn run_step(context: &RunContext, step: &Step) -> Status {
                 };
             }
             Attempt::Cancelled => {
-                reporter.note("cancelled: the process group was killed".to_owned());
-                let cancelled = EventKind::StepFinished {
+                let (status, message) = context.stopped();
+                reporter.note(format!("{message}: the process group was killed"));
+                let stopped = EventKind::StepFinished {
                     step: step.id.clone(),
-                    status: Status::Cancelled,
-                    message: Some("cancelled".into()),
+                    status,
+                    message: Some(message),
                 };
-                reporter.event(cancelled).await;
-                return Status::Cancelled;
+                reporter.event(stopped).await;
+                return status;
             }
             Attempt::Exited(code) => format!("exit code {code}"),
             Attempt::Signalled(signal) => {
@@ -343,8 +406,9 @@ async fn wait_for_producer(context: &RunContext, step: &Step) -> Status {
         .timeout_ms
         .map(|ms| tokio::time::Instant::now() + Duration::from_millis(ms));
     loop {
-        if let Ok(state) = context.runs.state(&context.run).await {
-            if let Some(status) = state
+        if let Ok(snapshot) = context.runs.snapshot(&context.run).await {
+            if let Some(status) = snapshot
+                .state
                 .steps
                 .get(&step.id)
                 .map(|s| s.status)
@@ -363,8 +427,9 @@ async fn wait_for_producer(context: &RunContext, step: &Step) -> Status {
         }
         tokio::select! {
             _ = context.cancel.cancelled() => {
-                finish(context, &step.id, Status::Cancelled, Some("cancelled".into())).await;
-                return Status::Cancelled;
+                let (status, message) = context.stopped();
+                finish(context, &step.id, status, Some(message)).await;
+                return status;
             }
             _ = tokio::time::sleep(EXTERNAL_POLL) => {}
         }

@@ -1,16 +1,19 @@
-//! The HTTP API under `/api/v1` (PROTOCOL.md): pipelines, runs, events, logs, cancel.
+//! The HTTP API under `/api/v1` (PROTOCOL.md): pipelines, runs, events (JSON or SSE), logs,
+//! cancel, and the WebSocket's handshake.
 
 use super::commands::{cancel_run, create_adhoc_run, start_pipeline_run};
 use super::error::AppError;
+use super::extract::{ApiQuery, Body, MAX_BODY_BYTES};
+use super::feed::Resume;
 use super::ingest::parse_ingest_body;
+use super::sse::{last_event_id, stream_run, wants_event_stream};
 use super::state::AppState;
 use super::store::RunFilter;
 use super::ws::ws_handler;
-use crate::api::PipelineCard;
-use crate::domain::{Graph, GraphStep, Layout, Status};
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::StatusCode;
+use crate::api::{PipelineCard, Position};
+use crate::domain::{Graph, GraphStep, Layout, Seq, Status};
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -18,8 +21,6 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
-/// Largest accepted request body; larger ones get 413.
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Most events or log lines one read returns.
 const MAX_PAGE: u32 = 10_000;
 
@@ -33,7 +34,18 @@ pub fn router() -> Router<AppState> {
         .route("/runs/{id}/steps/{step}/logs", get(get_logs))
         .route("/runs/{id}/cancel", post(post_cancel))
         .route("/ws", get(ws_handler))
+        .fallback(unknown_endpoint)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+}
+
+async fn unknown_endpoint() -> AppError {
+    AppError::NotFound("no such API endpoint (see /api/v1 in the README)".into())
+}
+
+async fn method_not_allowed() -> Response {
+    let body = json!({ "error": { "code": "method_not_allowed", "message": "this endpoint does not accept that method" } });
+    (StatusCode::METHOD_NOT_ALLOWED, Json(body)).into_response()
 }
 
 async fn list_pipelines(State(state): State<AppState>) -> Json<Vec<PipelineCard>> {
@@ -69,7 +81,7 @@ struct ListQuery {
 
 async fn list_runs(
     State(state): State<AppState>,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Response, AppError> {
     let status = match q.status.as_deref() {
         Some(s) => Some(
@@ -109,7 +121,7 @@ struct AdhocStep {
     weight: Option<f64>,
 }
 
-async fn create_run(State(state): State<AppState>, body: Bytes) -> Result<Response, AppError> {
+async fn create_run(State(state): State<AppState>, Body(body): Body) -> Result<Response, AppError> {
     let request: CreateRun = serde_json::from_slice(&body)
         .map_err(|e| AppError::BadRequest(format!("invalid run request: {e}")))?;
     let (summary, created) = match (request.pipeline, request.steps) {
@@ -154,40 +166,71 @@ async fn get_run(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    let run = state.runs.state(&id).await?;
-    let percent = run.percent();
-    let mut body = serde_json::to_value(run).map_err(|e| AppError::Internal(e.to_string()))?;
+    let snapshot = state.runs.snapshot(&id).await?;
+    let percent = snapshot.state.percent();
+    let mut body =
+        serde_json::to_value(snapshot.state).map_err(|e| AppError::Internal(e.to_string()))?;
     body["percent"] = json!(percent);
+    body["epoch"] = json!(snapshot.epoch);
     Ok(Json(body).into_response())
 }
 
 #[derive(Deserialize)]
 struct EventsQuery {
-    since: Option<u64>,
+    /// Kept as text so a bad value gets a message naming the field and the range.
+    since: Option<String>,
+    epoch: Option<String>,
     limit: Option<u32>,
+}
+
+/// A seq from a query string: a whole number from 0 to 2^64-1, never wrapped.
+fn parse_seq(field: &str, text: &str) -> Result<Seq, AppError> {
+    text.trim().parse::<Seq>().map_err(|_| {
+        AppError::BadRequest(format!(
+            "`{field}` must be a whole number from 0 to {}, got `{text}`",
+            Seq::MAX
+        ))
+    })
 }
 
 async fn get_events(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Query(q): Query<EventsQuery>,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<EventsQuery>,
 ) -> Result<Response, AppError> {
-    let current = state.runs.state(&id).await?;
+    let since = q
+        .since
+        .as_deref()
+        .map(|s| parse_seq("since", s))
+        .transpose()?;
+    if wants_event_stream(&headers) {
+        // `Last-Event-ID` (a reconnecting EventSource) wins over the URL's `since`.
+        let since = last_event_id(&headers).or(Some(Position::At(since.unwrap_or(0))));
+        let resume = Resume {
+            since,
+            epoch: q.epoch,
+        };
+        return stream_run(state, id, resume).await;
+    }
+    let current = state.runs.snapshot(&id).await?;
     let events = state
         .runs
         .events_since(
             &id,
-            q.since.unwrap_or(0),
+            since.unwrap_or(0),
             q.limit.unwrap_or(MAX_PAGE).clamp(1, MAX_PAGE),
         )
         .await?;
-    Ok(Json(json!({ "run": id, "seq": current.seq, "events": events })).into_response())
+    let body =
+        json!({ "run": id, "seq": current.state.seq, "epoch": current.epoch, "events": events });
+    Ok(Json(body).into_response())
 }
 
 async fn post_events(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    body: Bytes,
+    Body(body): Body,
 ) -> Result<Response, AppError> {
     let items = parse_ingest_body(&body).map_err(AppError::BadRequest)?;
     let seqs = state.runs.ingest(&id, items).await?;
@@ -196,16 +239,16 @@ async fn post_events(
 
 #[derive(Deserialize)]
 struct LogsQuery {
-    after: Option<u64>,
+    after: Option<String>,
     limit: Option<u32>,
 }
 
 async fn get_logs(
     State(state): State<AppState>,
     Path((id, step)): Path<(String, String)>,
-    Query(q): Query<LogsQuery>,
+    ApiQuery(q): ApiQuery<LogsQuery>,
 ) -> Result<Response, AppError> {
-    let current = state.runs.state(&id).await?;
+    let current = state.runs.snapshot(&id).await?.state;
     if !current.steps.contains_key(&step) {
         return Err(AppError::NotFound(format!(
             "run `{id}` has no step `{step}`"
@@ -216,7 +259,11 @@ async fn get_logs(
         .logs_after(
             &id,
             &step,
-            q.after.unwrap_or(0),
+            q.after
+                .as_deref()
+                .map(|a| parse_seq("after", a))
+                .transpose()?
+                .unwrap_or(0),
             q.limit.unwrap_or(1000).clamp(1, MAX_PAGE),
         )
         .await?;

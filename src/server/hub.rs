@@ -1,95 +1,127 @@
 //! The in-process bus: fans stored events, log lines and run-list changes out to live
-//! subscribers (WebSocket connections). Only stored facts are published, after their commit, so
-//! a subscriber never sees something the store would not give back on resume.
+//! subscribers (WebSocket and SSE connections). Only stored facts are published, after their
+//! commit, so a subscriber never sees something the store would not give back on resume.
+//!
+//! Events and logs travel on separate channels (one per run, one per step of a run), so a
+//! chatty step's log can never make the run's event subscribers lag.
 
 use crate::domain::{LogLine, RunSummary, StoredEvent};
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;
 
-/// Buffered messages per run before a slow subscriber lags (and is resynced with a snapshot).
+/// Buffered batches per channel before a slow subscriber lags (and then catches up from the
+/// store, or resyncs with a snapshot when too far behind).
 const RUN_CAPACITY: usize = 1024;
 const TOPIC_CAPACITY: usize = 256;
 
-/// One published batch for one run.
-#[derive(Clone, Debug)]
-pub enum RunFeed {
-    /// Consecutive stored events, in seq order.
-    Events(Vec<StoredEvent>),
-    /// Consecutive log lines of one step.
-    Logs { step: String, lines: Vec<LogLine> },
+/// Broadcast channels created on first subscription and released with their last subscriber,
+/// so channels of runs nobody watches do not pile up.
+pub struct Channels<K, T> {
+    senders: Mutex<HashMap<K, broadcast::Sender<Arc<T>>>>,
 }
 
-/// A live subscription to one run; dropping it (also when its task is aborted) releases the
-/// run's channel if it was the last one.
-pub struct RunSubscription {
-    receiver: Option<broadcast::Receiver<Arc<RunFeed>>>,
-    hub: Arc<Hub>,
-    run: String,
+impl<K, T> Default for Channels<K, T> {
+    fn default() -> Self {
+        Channels {
+            senders: Mutex::new(HashMap::new()),
+        }
+    }
 }
 
-impl RunSubscription {
-    pub fn receiver(&mut self) -> &mut broadcast::Receiver<Arc<RunFeed>> {
+impl<K: Clone + Eq + Hash, T> Channels<K, T> {
+    pub fn subscribe(self: &Arc<Self>, key: K) -> Subscription<K, T> {
+        let mut senders = self.senders.lock().unwrap_or_else(|e| e.into_inner());
+        let receiver = senders
+            .entry(key.clone())
+            .or_insert_with(|| broadcast::channel(RUN_CAPACITY).0)
+            .subscribe();
+        Subscription {
+            receiver: Some(receiver),
+            channels: Arc::clone(self),
+            key,
+        }
+    }
+
+    /// Publishes to the key's subscribers, if any.
+    pub fn publish(&self, key: &K, value: T) {
+        let senders = self.senders.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(sender) = senders.get(key) {
+            // No receiver left is fine: the last one's drop removes the channel.
+            let _ = sender.send(Arc::new(value));
+        }
+    }
+
+    fn release(&self, key: &K) {
+        let mut senders = self.senders.lock().unwrap_or_else(|e| e.into_inner());
+        if senders
+            .get(key)
+            .is_some_and(|sender| sender.receiver_count() == 0)
+        {
+            senders.remove(key);
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.senders.lock().unwrap().len()
+    }
+}
+
+/// A live subscription; dropping it (also when its task is aborted) releases the channel if it
+/// was the last one.
+pub struct Subscription<K: Clone + Eq + Hash, T> {
+    receiver: Option<broadcast::Receiver<Arc<T>>>,
+    channels: Arc<Channels<K, T>>,
+    key: K,
+}
+
+impl<K: Clone + Eq + Hash, T> Subscription<K, T> {
+    pub fn receiver(&mut self) -> &mut broadcast::Receiver<Arc<T>> {
         self.receiver.as_mut().expect("present until dropped")
     }
 }
 
-impl Drop for RunSubscription {
+impl<K: Clone + Eq + Hash, T> Drop for Subscription<K, T> {
     fn drop(&mut self) {
         self.receiver = None;
-        self.hub.prune(&self.run);
+        self.channels.release(&self.key);
     }
 }
 
+/// Consecutive stored events of one run, in seq order.
+pub type EventBatch = Vec<StoredEvent>;
+/// Consecutive log lines of one step.
+pub type LogBatch = Vec<LogLine>;
+/// A step's log channel: (run, step).
+pub type StepKey = (String, String);
+
 pub struct Hub {
-    runs: Mutex<HashMap<String, broadcast::Sender<Arc<RunFeed>>>>,
+    pub events: Arc<Channels<String, EventBatch>>,
+    pub logs: Arc<Channels<StepKey, LogBatch>>,
     topic: broadcast::Sender<Arc<RunSummary>>,
 }
 
 impl Default for Hub {
     fn default() -> Self {
         Hub {
-            runs: Mutex::new(HashMap::new()),
+            events: Arc::default(),
+            logs: Arc::default(),
             topic: broadcast::channel(TOPIC_CAPACITY).0,
         }
     }
 }
 
 impl Hub {
-    /// Subscribes to one run's feed. Subscribe before reading the store, then skip what the
+    /// Subscribes to one run's events. Subscribe before reading the store, then skip what the
     /// store already gave: that order can only duplicate (filtered by seq), never lose.
-    pub fn subscribe(self: &Arc<Self>, run: &str) -> RunSubscription {
-        let mut runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
-        let receiver = runs
-            .entry(run.to_owned())
-            .or_insert_with(|| broadcast::channel(RUN_CAPACITY).0)
-            .subscribe();
-        RunSubscription {
-            receiver: Some(receiver),
-            hub: Arc::clone(self),
-            run: run.to_owned(),
-        }
+    pub fn subscribe_events(&self, run: &str) -> Subscription<String, EventBatch> {
+        self.events.subscribe(run.to_owned())
     }
 
-    /// Forgets a run's channel once nobody listens, so viewed runs do not pile up.
-    fn prune(&self, run: &str) {
-        let mut runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
-        if runs
-            .get(run)
-            .is_some_and(|sender| sender.receiver_count() == 0)
-        {
-            runs.remove(run);
-        }
-    }
-
-    /// Publishes to the run's subscribers, if any; forgets runs nobody listens to any more.
-    pub fn publish(&self, run: &str, feed: RunFeed) {
-        let mut runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(sender) = runs.get(run) {
-            if sender.send(Arc::new(feed)).is_err() {
-                runs.remove(run);
-            }
-        }
+    pub fn subscribe_logs(&self, run: &str, step: &str) -> Subscription<StepKey, LogBatch> {
+        self.logs.subscribe((run.to_owned(), step.to_owned()))
     }
 
     /// Subscribes to run-list changes (topic `runs`).
@@ -108,19 +140,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_run_channel_lives_only_while_someone_listens() {
-        let hub = Arc::new(Hub::default());
-        let first = hub.subscribe("r1");
-        let second = hub.subscribe("r1");
+    fn a_channel_lives_only_while_someone_listens() {
+        let hub = Hub::default();
+        let first = hub.subscribe_events("r1");
+        let second = hub.subscribe_events("r1");
+        let logs = hub.subscribe_logs("r1", "build");
         drop(first);
-        assert!(
-            hub.runs.lock().unwrap().contains_key("r1"),
-            "one listener left"
-        );
+        assert_eq!(hub.events.len(), 1, "one listener left");
         drop(second);
-        assert!(
-            hub.runs.lock().unwrap().is_empty(),
-            "released with the last listener"
-        );
+        assert_eq!(hub.events.len(), 0, "released with the last listener");
+        assert_eq!(hub.logs.len(), 1, "log channels are separate");
+        drop(logs);
+        assert_eq!(hub.logs.len(), 0);
+    }
+
+    #[test]
+    fn logs_do_not_reach_event_subscribers() {
+        let hub = Hub::default();
+        let mut events = hub.subscribe_events("r1");
+        let mut logs = hub.subscribe_logs("r1", "build");
+        let mut other_step = hub.subscribe_logs("r1", "test");
+        let line = LogLine {
+            n: 1,
+            stream: "stdout".into(),
+            line: "hi".into(),
+        };
+        hub.logs
+            .publish(&("r1".into(), "build".into()), vec![line.clone()]);
+        assert!(events.receiver().try_recv().is_err());
+        assert!(other_step.receiver().try_recv().is_err());
+        assert_eq!(*logs.receiver().try_recv().unwrap(), vec![line]);
     }
 }

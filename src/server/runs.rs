@@ -1,15 +1,24 @@
 //! The run service: the one path by which anything (executor, HTTP producers, later the CLI and
 //! NATS) changes a run. It validates events with the shared reducer, dedupes idempotency keys,
 //! numbers events gaplessly, commits them, and only then publishes them to live subscribers.
+//!
+//! Each run has exactly one lock and one cached state while anyone uses it (see [`Lease`]).
+//! A commit and its publish run in a task of their own, so a producer hanging up cannot leave
+//! a committed event unpublished.
 
-use super::hub::{Hub, RunFeed};
-use super::store::{LogAppend, RunFilter, RunRecord, Store, StoreError};
+use super::hub::Hub;
+use super::store::{Commit, LogAppend, RunFilter, RunRecord, Store, StoreError};
 use crate::domain::log::clip_line;
 use crate::domain::{EventKind, LogLine, NewEvent, RunState, RunSummary, Seq, Status, StoredEvent};
 use chrono::Utc;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use thiserror::Error;
+use tokio::sync::OwnedMutexGuard;
+
+/// Events between two checkpoints of an active run's state, so loading it after a restart
+/// folds at most this many events.
+const CHECKPOINT_EVERY: Seq = 1_000;
 
 #[derive(Debug, Error)]
 pub enum RunError {
@@ -18,8 +27,13 @@ pub enum RunError {
     /// An event or log batch that cannot be accepted; `index` is its place in the request.
     #[error("event {index}: {problem}")]
     Rejected { index: usize, problem: String },
+    /// An item that contradicts another item of the same request.
+    #[error("event {index}: {problem}")]
+    Malformed { index: usize, problem: String },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("run task failed: {0}")]
+    Task(String),
 }
 
 /// One item of an ingest request.
@@ -33,15 +47,63 @@ pub enum IngestItem {
     },
 }
 
-/// The live state of one run, loaded from the store on first use.
-type Slot = Arc<tokio::sync::Mutex<Option<RunState>>>;
+/// A run's state with the history it belongs to: what a snapshot carries.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    pub state: RunState,
+    pub epoch: String,
+}
+
+/// The cached live state of one run.
+struct Cached {
+    snapshot: Snapshot,
+    /// Seq of the last stored checkpoint.
+    checkpoint_seq: Seq,
+}
+
+type Slot = Arc<tokio::sync::Mutex<Option<Cached>>>;
 
 pub struct Runs {
     store: Arc<Store>,
     hub: Arc<Hub>,
-    /// Per-run locks with the run's current state: appends to one run are serialised (so seq
+    /// Per-run locks with the run's cached state: appends to one run are serialised (so seq
     /// order is commit order is publish order) while different runs proceed in parallel.
-    states: Mutex<HashMap<String, Slot>>,
+    slots: Mutex<HashMap<String, Slot>>,
+}
+
+/// The run's lock, held for one operation. Dropping it releases the slot: the map entry goes
+/// once nobody else holds it and the run needs no cache (finished or unknown). Slots are only
+/// cloned under the map's lock, so a held slot is never replaced by a second one.
+struct Lease<'a> {
+    runs: &'a Runs,
+    run: String,
+    guard: Option<OwnedMutexGuard<Option<Cached>>>,
+    slot: Option<Slot>,
+}
+
+impl Lease<'_> {
+    fn cached(&mut self) -> &mut Option<Cached> {
+        self.guard.as_mut().expect("held until dropped")
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        self.guard = None;
+        let Some(slot) = self.slot.take() else { return };
+        let mut slots = self.runs.slots.lock().unwrap_or_else(|e| e.into_inner());
+        // Ours and the map's: nobody else holds or waits for it.
+        if Arc::strong_count(&slot) == 2 {
+            let evict = slot.try_lock().is_ok_and(|cached| {
+                cached
+                    .as_ref()
+                    .is_none_or(|c| c.snapshot.state.status.is_terminal())
+            });
+            if evict {
+                slots.remove(&self.run);
+            }
+        }
+    }
 }
 
 impl Runs {
@@ -49,7 +111,7 @@ impl Runs {
         Runs {
             store,
             hub,
-            states: Mutex::new(HashMap::new()),
+            slots: Mutex::new(HashMap::new()),
         }
     }
 
@@ -70,107 +132,110 @@ impl Runs {
             self.hub.publish_run(record.summary.clone());
             return Ok((record.summary, true));
         }
-        let existing = self.state(&record.id).await?;
-        Ok((existing.summary(), false))
+        let existing = self.snapshot(&record.id).await?;
+        Ok((existing.state.summary(), false))
     }
 
-    /// The run's full state as of its latest stored event (what a snapshot carries).
-    pub async fn state(&self, run: &str) -> Result<RunState, RunError> {
-        let slot = self.slot(run);
-        let mut guard = slot.lock().await;
-        let state = self.loaded(run, &mut guard).await?.clone();
-        if state.status.is_terminal() {
-            // A finished run changes no more: keep it in the store only.
-            self.forget(run);
-        }
-        Ok(state)
+    /// The run's full state as of its latest stored event, with its epoch.
+    pub async fn snapshot(&self, run: &str) -> Result<Snapshot, RunError> {
+        let mut lease = self.lease(run).await;
+        self.loaded(&mut lease).await.map(|c| c.snapshot.clone())
     }
 
     /// Ends every open step and then the run with `status`, deciding what is open under the
     /// run's lock so a concurrent report cannot make the closing events illegal.
-    pub async fn close(&self, run: &str, status: Status, message: &str) -> Result<(), RunError> {
-        let slot = self.slot(run);
-        let mut guard = slot.lock().await;
-        let current = self.loaded(run, &mut guard).await?;
-        if current.status.is_terminal() {
-            return Ok(());
-        }
-        let mut items: Vec<IngestItem> = current
-            .steps
-            .iter()
-            .filter(|(_, s)| !s.status.is_terminal())
-            .map(|(step, s)| {
-                // A step that never started did not fail: it was cancelled with the run.
-                let step_status = if s.status == Status::Running {
-                    status
-                } else {
-                    Status::Cancelled
-                };
-                let kind = EventKind::StepFinished {
-                    step: step.clone(),
-                    status: step_status,
-                    message: Some(message.to_owned()),
-                };
-                IngestItem::Event(NewEvent::new(kind))
-            })
-            .collect();
-        let finished = EventKind::RunFinished {
-            status,
-            message: Some(message.to_owned()),
-        };
-        items.push(IngestItem::Event(NewEvent::new(finished)));
-        self.ingest_locked(run, &mut guard, items).await.map(drop)
+    pub async fn close(
+        self: &Arc<Self>,
+        run: &str,
+        status: Status,
+        message: &str,
+    ) -> Result<(), RunError> {
+        let (this, run, message) = (Arc::clone(self), run.to_owned(), message.to_owned());
+        detached(async move {
+            let mut lease = this.lease(&run).await;
+            let current = &this.loaded(&mut lease).await?.snapshot.state;
+            if current.status.is_terminal() {
+                return Ok(());
+            }
+            let mut items: Vec<IngestItem> = current
+                .steps
+                .iter()
+                .filter(|(_, s)| !s.status.is_terminal())
+                .map(|(step, s)| {
+                    // A step that never started did not fail: it was cancelled with the run.
+                    let step_status = if s.status == Status::Running {
+                        status
+                    } else {
+                        Status::Cancelled
+                    };
+                    let kind = EventKind::StepFinished {
+                        step: step.clone(),
+                        status: step_status,
+                        message: Some(message.clone()),
+                    };
+                    IngestItem::Event(NewEvent::new(kind))
+                })
+                .collect();
+            let finished = EventKind::RunFinished {
+                status,
+                message: Some(message.clone()),
+            };
+            items.push(IngestItem::Event(NewEvent::new(finished)));
+            this.ingest_leased(&mut lease, items).await.map(drop)
+        })
+        .await
     }
 
     /// Ingests events and log lines, all or nothing. Returns, per item, the event's seq (the
     /// original seq for a re-sent idempotency key) or `None` for a log batch.
     pub async fn ingest(
-        &self,
+        self: &Arc<Self>,
         run: &str,
         items: Vec<IngestItem>,
     ) -> Result<Vec<Option<Seq>>, RunError> {
-        let slot = self.slot(run);
-        let mut guard = slot.lock().await;
-        self.ingest_locked(run, &mut guard, items).await
+        let (this, run) = (Arc::clone(self), run.to_owned());
+        detached(async move {
+            let mut lease = this.lease(&run).await;
+            this.ingest_leased(&mut lease, items).await
+        })
+        .await
     }
 
-    async fn ingest_locked(
+    async fn ingest_leased(
         &self,
-        run: &str,
-        guard: &mut Option<RunState>,
+        lease: &mut Lease<'_>,
         items: Vec<IngestItem>,
     ) -> Result<Vec<Option<Seq>>, RunError> {
-        let current = self.loaded(run, guard).await?;
-        let mut next = current.clone();
-        let ids: Vec<&str> = items
-            .iter()
-            .filter_map(|item| match item {
-                IngestItem::Event(e) => e.id.as_deref(),
-                IngestItem::Logs { .. } => None,
-            })
-            .collect();
-        let mut known = if ids.is_empty() {
+        let run = lease.run.clone();
+        let cached = self.loaded(lease).await?;
+        let mut next = cached.snapshot.state.clone();
+        let first_of_id = same_id_items(&items)?;
+        let ids: Vec<&str> = first_of_id.keys().copied().collect();
+        let known = if ids.is_empty() {
             HashMap::new()
         } else {
-            self.store.seqs_for_ids(run, &ids).await?
+            self.store.seqs_for_ids(&run, &ids).await?
         };
         let now = Utc::now();
+        let mut assigned: HashMap<&str, Seq> = HashMap::new();
         let mut fresh: Vec<StoredEvent> = Vec::new();
         let mut logs: Vec<LogAppend> = Vec::new();
         let mut seqs = Vec::with_capacity(items.len());
-        for (index, item) in items.into_iter().enumerate() {
+        for (index, item) in items.iter().enumerate() {
             let reject = |problem: String| RunError::Rejected { index, problem };
             match item {
                 IngestItem::Event(event) => {
-                    if let Some(seq) = event.id.as_ref().and_then(|id| known.get(id)) {
-                        seqs.push(Some(*seq));
-                        continue;
+                    if let Some(id) = event.id.as_deref() {
+                        if let Some(seq) = known.get(id).or_else(|| assigned.get(id)) {
+                            seqs.push(Some(*seq));
+                            continue;
+                        }
                     }
                     event.validate().map_err(|e| reject(e.to_string()))?;
-                    let stored = event.into_stored(next.seq + 1, now);
+                    let stored = event.clone().into_stored(next.seq + 1, now);
                     next.apply(&stored).map_err(|e| reject(e.to_string()))?;
-                    if let Some(id) = &stored.id {
-                        known.insert(id.clone(), stored.seq);
+                    if let Some(id) = event.id.as_deref() {
+                        assigned.insert(id, stored.seq);
                     }
                     seqs.push(Some(stored.seq));
                     fresh.push(stored);
@@ -180,19 +245,18 @@ impl Runs {
                     stream,
                     lines,
                 } => {
-                    if !next.steps.contains_key(&step) {
+                    if !next.steps.contains_key(step) {
                         return Err(reject(format!("`step`: the run has no step `{step}`")));
                     }
                     if !matches!(stream.as_str(), "stdout" | "stderr" | "system") {
                         return Err(reject(format!(
-                            "`stream` must be stdout or stderr, got `{stream}`"
+                            "`stream` must be stdout, stderr or system, got `{stream}`"
                         )));
                     }
-                    let lines = lines.iter().map(|l| clip_line(l)).collect();
                     logs.push(LogAppend {
-                        step,
-                        stream,
-                        lines,
+                        step: step.clone(),
+                        stream: stream.clone(),
+                        lines: lines.iter().map(|l| clip_line(l)).collect(),
                     });
                     seqs.push(None);
                 }
@@ -202,28 +266,44 @@ impl Runs {
             return Ok(seqs);
         }
         let summary = next.summary();
-        // Until the commit is known to have happened, the cached state is unknown: if this
-        // future is dropped mid-commit (a producer hung up), the next call reloads the store.
-        *guard = None;
-        let numbered = self.store.commit(run, &fresh, &summary, &logs).await?;
         let finished = next.status.is_terminal();
-        *guard = Some(next);
+        let checkpoint =
+            (finished || next.seq >= cached.checkpoint_seq + CHECKPOINT_EVERY).then_some(&next);
+        // Until the commit is known to have happened the cached state is unknown: should the
+        // commit fail, the next operation reloads the store.
+        let checkpoint_seq = checkpoint.map_or(cached.checkpoint_seq, |s| s.seq);
+        let epoch = std::mem::take(&mut cached.snapshot.epoch);
+        *lease.cached() = None;
+        let numbered = self
+            .store
+            .commit(Commit {
+                run: &run,
+                events: &fresh,
+                summary: &summary,
+                logs: &logs,
+                checkpoint,
+            })
+            .await?;
+        *lease.cached() = Some(Cached {
+            snapshot: Snapshot { state: next, epoch },
+            checkpoint_seq,
+        });
         if !fresh.is_empty() {
-            self.hub.publish(run, RunFeed::Events(fresh));
+            self.hub.events.publish(&run, fresh);
             self.hub.publish_run(summary);
         }
         for (step, lines) in numbered.into_iter().filter(|(_, lines)| !lines.is_empty()) {
-            self.hub.publish(run, RunFeed::Logs { step, lines });
-        }
-        if finished {
-            // Finished runs accept nothing more; drop the cached state, the store has it.
-            self.forget(run);
+            self.hub.logs.publish(&(run.clone(), step), lines);
         }
         Ok(seqs)
     }
 
     /// Convenience for trusted producers (the executor): ingest events, ignoring their seqs.
-    pub async fn append(&self, run: &str, events: Vec<NewEvent>) -> Result<(), RunError> {
+    pub async fn append(
+        self: &Arc<Self>,
+        run: &str,
+        events: Vec<NewEvent>,
+    ) -> Result<(), RunError> {
         self.ingest(run, events.into_iter().map(IngestItem::Event).collect())
             .await
             .map(drop)
@@ -249,55 +329,128 @@ impl Runs {
     }
 
     pub async fn list(&self, filter: &RunFilter) -> Result<Vec<RunSummary>, RunError> {
-        Ok(self
-            .store
-            .list_runs(filter)
-            .await?
-            .into_iter()
-            .map(|r| r.summary)
-            .collect())
+        Ok(self.store.list_runs(filter).await?)
     }
 
-    fn forget(&self, run: &str) {
-        self.states
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(run);
+    /// Takes the run's lock (creating its slot on first use).
+    async fn lease(&self, run: &str) -> Lease<'_> {
+        let slot = {
+            let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+            Arc::clone(slots.entry(run.to_owned()).or_default())
+        };
+        let guard = Arc::clone(&slot).lock_owned().await;
+        Lease {
+            runs: self,
+            run: run.to_owned(),
+            guard: Some(guard),
+            slot: Some(slot),
+        }
     }
 
-    fn slot(&self, run: &str) -> Slot {
-        let mut states = self.states.lock().unwrap_or_else(|e| e.into_inner());
-        states.entry(run.to_owned()).or_default().clone()
-    }
-
-    /// The cached state, folded from the store on first use.
-    async fn loaded<'a>(
-        &self,
-        run: &str,
-        slot: &'a mut Option<RunState>,
-    ) -> Result<&'a RunState, RunError> {
-        if slot.is_none() {
-            let Some(record) = self.store.run(run).await? else {
-                self.states
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .remove(run);
-                return Err(RunError::UnknownRun(run.to_owned()));
+    /// The cached state, loaded on first use from the latest checkpoint plus the events after
+    /// it, so the work is bounded however long the run's history is.
+    async fn loaded<'l>(&self, lease: &'l mut Lease<'_>) -> Result<&'l mut Cached, RunError> {
+        if lease.cached().is_none() {
+            let run = lease.run.clone();
+            let Some(record) = self.store.run(&run).await? else {
+                return Err(RunError::UnknownRun(run));
             };
-            let events = self.store.events_since(run, 0, u32::MAX).await?;
-            let fresh = RunState::new(
-                &record.id,
-                record.pipeline.as_deref(),
-                &record.name,
-                &record.graph,
-                record.created_at,
-            );
-            let state = fresh.fold(&events).map_err(|e| StoreError::Corrupt {
-                run: run.to_owned(),
+            let base = match self.store.checkpoint(&run).await? {
+                Some(state) => state,
+                None => RunState::new(
+                    &record.id,
+                    record.pipeline.as_deref(),
+                    &record.name,
+                    &record.graph,
+                    record.created_at,
+                ),
+            };
+            let checkpoint_seq = base.seq;
+            let events = self.store.events_since(&run, base.seq, u32::MAX).await?;
+            let state = base.fold(&events).map_err(|e| StoreError::Corrupt {
+                run: run.clone(),
                 detail: e.to_string(),
             })?;
-            *slot = Some(state);
+            *lease.cached() = Some(Cached {
+                snapshot: Snapshot {
+                    state,
+                    epoch: record.epoch,
+                },
+                checkpoint_seq,
+            });
         }
-        Ok(slot.as_ref().expect("state loaded above"))
+        Ok(lease.cached().as_mut().expect("loaded above"))
+    }
+}
+
+/// Runs a unit of work to its end in a task of its own, so that the caller going away (an HTTP
+/// client hanging up drops the handler's future) cannot cut a commit from its publish.
+async fn detached<T: Send + 'static>(
+    work: impl std::future::Future<Output = Result<T, RunError>> + Send + 'static,
+) -> Result<T, RunError> {
+    tokio::spawn(work)
+        .await
+        .map_err(|e| RunError::Task(e.to_string()))?
+}
+
+/// The first item of each idempotency key in a request. Two different events under one key
+/// are a producer's mistake, not a retry: storing either would silently drop the other.
+fn same_id_items(items: &[IngestItem]) -> Result<HashMap<&str, usize>, RunError> {
+    let mut first: HashMap<&str, usize> = HashMap::new();
+    for (index, item) in items.iter().enumerate() {
+        let IngestItem::Event(event) = item else {
+            continue;
+        };
+        let Some(id) = event.id.as_deref() else {
+            continue;
+        };
+        match first.get(id) {
+            None => {
+                first.insert(id, index);
+            }
+            Some(&earlier) => {
+                let IngestItem::Event(original) = &items[earlier] else {
+                    unreachable!("only events are recorded")
+                };
+                if original != event {
+                    return Err(RunError::Malformed {
+                        index,
+                        problem: format!(
+                            "`id`: `{id}` is also the id of event {earlier}, which differs"
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    Ok(first)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(id: &str, progress: f64) -> IngestItem {
+        IngestItem::Event(NewEvent {
+            id: Some(id.into()),
+            ..NewEvent::new(EventKind::StepProgress {
+                step: "a".into(),
+                progress: Some(progress),
+                message: None,
+                rows: None,
+            })
+        })
+    }
+
+    #[test]
+    fn one_id_for_two_different_events_is_refused_naming_both() {
+        let same = [event("x", 10.0), event("x", 10.0), event("y", 20.0)];
+        assert_eq!(same_id_items(&same).unwrap().len(), 2);
+        let different = [event("x", 10.0), event("y", 1.0), event("x", 50.0)];
+        let error = same_id_items(&different).unwrap_err().to_string();
+        assert_eq!(
+            error,
+            "event 2: `id`: `x` is also the id of event 0, which differs"
+        );
     }
 }

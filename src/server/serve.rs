@@ -1,13 +1,19 @@
 //! Assembling and running the server. `run(listener, config, shutdown)` takes its listener and
 //! shutdown future, so tests start the real server on port 0 with a temporary data directory.
+//!
+//! Shutdown (SIGTERM, Ctrl-C, or the future resolving) stops accepting connections, records
+//! runs in progress as interrupted (their processes are killed), closes live connections with
+//! 1012 so clients reconnect with backoff, and waits a bounded time for all of it.
 
 use super::catalog::Catalog;
 use super::commands::fail_interrupted_runs;
 use super::config::{site_options, ConfigError, ServeConfig};
-use super::executor::Executor;
+use super::data_dir::{DataDir, DataDirError};
+use super::executor::{kill_leftovers, Executor};
 use super::hub::Hub;
+use super::origin::{guard, BadOrigin, OriginPolicy};
 use super::runs::{RunError, Runs};
-use super::state::AppState;
+use super::state::{AppState, Live};
 use super::store::{Store, StoreError};
 use crate::ui::{shell, App};
 use axum::extract::State;
@@ -16,20 +22,21 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::sync::Arc;
 use thiserror::Error;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 #[derive(Debug, Error)]
 pub enum ServeError {
-    #[error("cannot create data directory {path}: {source}")]
-    DataDir {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    DataDir(#[from] DataDirError),
     #[error(transparent)]
     Config(#[from] ConfigError),
+    #[error(transparent)]
+    Origin(#[from] BadOrigin),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -38,33 +45,58 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
 }
 
-/// Builds the whole application state: store, hub, runs, executor, catalog.
+/// Builds the whole application state over a locked data directory: store, hub, runs,
+/// executor, catalog; and makes the stored history truthful after whatever ended the last
+/// server (leftover step processes killed, interrupted runs failed, open epochs renewed).
 pub async fn build_state(
     listener: &TcpListener,
     config: &ServeConfig,
+    data_dir: &DataDir,
 ) -> Result<AppState, ServeError> {
-    let data_dir = &config.data_dir;
-    std::fs::create_dir_all(data_dir).map_err(|source| ServeError::DataDir {
-        path: data_dir.display().to_string(),
-        source,
-    })?;
+    let owner = data_dir.path().display().to_string();
+    let leftovers = kill_leftovers(&owner);
+    if leftovers > 0 {
+        tracing::warn!(
+            count = leftovers,
+            "killed step processes left by the last server"
+        );
+    }
     let addr = listener.local_addr()?;
-    let store = Arc::new(Store::open(&data_dir.join("signalbox.db")).await?);
+    let store = Arc::new(Store::open(&data_dir.path().join("signalbox.db")).await?);
+    let renewed = store.renew_open_epochs().await?;
+    if renewed > 0 {
+        tracing::info!(count = renewed, "unfinished runs start a new epoch");
+    }
     let runs = Arc::new(Runs::new(store, Arc::new(Hub::default())));
     let executor = Arc::new(Executor::new(
         Arc::clone(&runs),
-        data_dir.join("work"),
+        data_dir.path().join("work"),
         format!("http://{addr}"),
+        owner,
     ));
     let (catalog, problems) = Catalog::load(config.pipelines.as_deref());
     for problem in &problems {
         tracing::error!(%problem, "pipeline not loaded");
+    }
+    let origins = OriginPolicy::new(&config.allowed_origins, addr)?;
+    if config.allowed_origins.is_empty() && !addr.ip().is_loopback() {
+        tracing::warn!(
+            %addr,
+            "no --allowed-origin configured: browsers are accepted from the origin they address \
+             the server by; set it to the public URL"
+        );
     }
     let state = AppState {
         leptos_options: site_options(addr)?,
         runs,
         executor,
         catalog: Arc::new(catalog),
+        live: Live {
+            limits: Arc::new(config.live.clone()),
+            shutdown: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+        },
+        origins: Arc::new(origins),
     };
     let interrupted = fail_interrupted_runs(&state).await?;
     if interrupted > 0 {
@@ -76,10 +108,12 @@ pub async fn build_state(
     Ok(state)
 }
 
-/// The router: health endpoints, the HTTP API, the pages and server functions, static files.
+/// The router: health endpoints, the HTTP API, the pages and server functions, static files,
+/// all behind the cross-site guard.
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
+    let origins = Arc::clone(&state.origins);
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
@@ -87,6 +121,7 @@ pub fn router(state: AppState) -> Router {
         .leptos_routes(&state, routes, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(origins, guard))
 }
 
 async fn ready(State(state): State<AppState>) -> impl IntoResponse {
@@ -99,18 +134,47 @@ async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
-/// Serves until `shutdown` resolves.
+/// Serves until `shutdown` resolves, then shuts down within the configured drain time.
 pub async fn run(
     listener: TcpListener,
     config: ServeConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let state = build_state(&listener, &config).await?;
+    let data_dir = DataDir::lock(&config.data_dir)?;
+    let state = build_state(&listener, &config, &data_dir).await?;
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, data_dir = %config.data_dir.display(), "signalbox listening");
+    tracing::info!(%addr, data_dir = %data_dir.path().display(), "signalbox listening");
     println!("Signalbox is running at http://{addr}");
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let live = state.live.clone();
+    let executor = Arc::clone(&state.executor);
+    let drain = config.live.drain;
+    let stopping = CancellationToken::new();
+    let server = axum::serve(listener, router(state))
+        .with_graceful_shutdown(stopping.clone().cancelled_owned());
+    let mut server = std::pin::pin!(server.into_future());
+    tokio::select! {
+        result = &mut server => return result.map_err(Into::into),
+        () = shutdown => {}
+    }
+    tracing::info!("shutting down");
+    // Stop accepting first, then end the runs (so viewers see them end), then close the
+    // live connections, which is what lets the graceful shutdown finish.
+    stopping.cancel();
+    executor.shutdown(drain).await;
+    live.shutdown.cancel();
+    live.tracker.close();
+    let drained = tokio::time::timeout(drain, async {
+        live.tracker.wait().await;
+        (&mut server).await
+    })
+    .await;
+    match drained {
+        Ok(result) => result?,
+        Err(_) => tracing::warn!(
+            drain_ms = drain.as_millis() as u64,
+            "connections did not close in time"
+        ),
+    }
+    tracing::info!("stopped");
     Ok(())
 }

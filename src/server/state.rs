@@ -1,11 +1,15 @@
 //! Shared server state, handed to handlers (axum `State`) and server functions (context).
 
 use super::catalog::Catalog;
+use super::config::LiveLimits;
 use super::executor::Executor;
+use super::origin::OriginPolicy;
 use super::runs::Runs;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 #[derive(Clone, FromRef)]
 pub struct AppState {
@@ -13,4 +17,15 @@ pub struct AppState {
     pub runs: Arc<Runs>,
     pub executor: Arc<Executor>,
     pub catalog: Arc<Catalog>,
+    pub live: Live,
+    pub origins: Arc<OriginPolicy>,
+}
+
+/// What live connections share: their limits, the shutdown signal they close on, and the
+/// tracker the server drains them with.
+#[derive(Clone)]
+pub struct Live {
+    pub limits: Arc<LiveLimits>,
+    pub shutdown: CancellationToken,
+    pub tracker: TaskTracker,
 }

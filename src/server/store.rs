@@ -2,8 +2,11 @@
 //! a run's events get their gapless `seq` in the same transaction that stores them, and a
 //! request's events and log lines are stored together or not at all.
 
-use crate::domain::{Graph, LogLine, RunSummary, Seq, Status, StoredEvent};
+use crate::domain::{Graph, LogLine, RunState, RunSummary, Seq, Status, StoredEvent};
 use chrono::{DateTime, SecondsFormat, Utc};
+use futures::future::BoxFuture;
+use sqlx::error::BoxDynError;
+use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 use std::collections::HashMap;
@@ -16,6 +19,8 @@ use tokio::sync::Mutex;
 pub enum StoreError {
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data of run `{run}` is unreadable: {detail}")]
     Corrupt { run: String, detail: String },
 }
@@ -30,6 +35,8 @@ pub struct RunRecord {
     /// True when the built-in executor runs it (so a restart knows it was interrupted).
     pub executor: bool,
     pub created_at: DateTime<Utc>,
+    /// The history this run's seqs belong to (see the `epoch` migration).
+    pub epoch: String,
     pub summary: RunSummary,
 }
 
@@ -39,6 +46,17 @@ pub struct RunFilter {
     pub pipeline: Option<String>,
     pub status: Option<Status>,
     pub limit: u32,
+}
+
+/// One request's writes to one run, stored all or nothing.
+pub struct Commit<'a> {
+    pub run: &'a str,
+    /// Numbered by the caller, continuing the run's `last_seq`.
+    pub events: &'a [StoredEvent],
+    pub summary: &'a RunSummary,
+    pub logs: &'a [LogAppend],
+    /// The folded state after these events, to load from instead of refolding.
+    pub checkpoint: Option<&'a RunState>,
 }
 
 /// Log lines of one step to append in a commit; numbers are assigned by the store.
@@ -55,36 +73,44 @@ pub struct Store {
     write: Mutex<()>,
 }
 
-const SCHEMA: &str = r#"
-CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY,
-    pipeline TEXT,
-    name TEXT NOT NULL,
-    graph TEXT NOT NULL,
-    executor INTEGER NOT NULL,
-    created_at TEXT NOT NULL,
-    status TEXT NOT NULL,
-    last_seq INTEGER NOT NULL DEFAULT 0,
-    summary TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS runs_by_created ON runs(created_at DESC, id DESC);
-CREATE TABLE IF NOT EXISTS events (
-    run_id TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    event_id TEXT,
-    body TEXT NOT NULL,
-    PRIMARY KEY (run_id, seq)
-) WITHOUT ROWID;
-CREATE UNIQUE INDEX IF NOT EXISTS events_by_id ON events(run_id, event_id) WHERE event_id IS NOT NULL;
-CREATE TABLE IF NOT EXISTS logs (
-    run_id TEXT NOT NULL,
-    step TEXT NOT NULL,
-    n INTEGER NOT NULL,
-    stream TEXT NOT NULL,
-    line TEXT NOT NULL,
-    PRIMARY KEY (run_id, step, n)
-) WITHOUT ROWID;
-"#;
+/// The schema's migrations, embedded in the binary and applied in order at start.
+const MIGRATIONS: [(i64, &str, &str); 2] = [
+    (1, "initial", include_str!("migrations/0001_initial.sql")),
+    (
+        2,
+        "epochs and checkpoints",
+        include_str!("migrations/0002_epochs_and_checkpoints.sql"),
+    ),
+];
+
+/// Hands sqlx's migrator the embedded migrations.
+#[derive(Debug)]
+struct Embedded;
+
+impl<'s> MigrationSource<'s> for Embedded {
+    fn resolve(self) -> BoxFuture<'s, Result<Vec<Migration>, BoxDynError>> {
+        Box::pin(async {
+            Ok(MIGRATIONS
+                .iter()
+                .map(|(version, description, sql)| {
+                    Migration::new(
+                        *version,
+                        (*description).into(),
+                        MigrationType::Simple,
+                        (*sql).into(),
+                        false,
+                    )
+                })
+                .collect())
+        })
+    }
+}
+
+/// SQLite binds signed 64-bit integers: larger positions mean "after everything", never a
+/// wrapped negative number.
+fn bind_seq(seq: u64) -> i64 {
+    i64::try_from(seq).unwrap_or(i64::MAX)
+}
 
 fn stamp(ts: DateTime<Utc>) -> String {
     ts.to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -105,7 +131,7 @@ impl Store {
             .max_connections(8)
             .connect_with(options)
             .await?;
-        sqlx::raw_sql(SCHEMA).execute(&pool).await?;
+        Migrator::new(Embedded).await?.run(&pool).await?;
         Ok(Store {
             pool,
             write: Mutex::new(()),
@@ -122,8 +148,8 @@ impl Store {
     pub async fn insert_run(&self, run: &RunRecord) -> Result<bool, StoreError> {
         let _write = self.write.lock().await;
         let result = sqlx::query(
-            "INSERT OR IGNORE INTO runs (id, pipeline, name, graph, executor, created_at, status, last_seq, summary)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO runs (id, pipeline, name, graph, executor, created_at, status, last_seq, summary, epoch)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&run.id)
         .bind(&run.pipeline)
@@ -132,25 +158,43 @@ impl Store {
         .bind(run.executor)
         .bind(stamp(run.created_at))
         .bind(run.summary.status.as_str())
-        .bind(run.summary.seq as i64)
+        .bind(bind_seq(run.summary.seq))
         .bind(json(&run.summary))
+        .bind(&run.epoch)
         .execute(&self.pool)
         .await?;
         Ok(result.rows_affected() == 1)
     }
 
     pub async fn run(&self, id: &str) -> Result<Option<RunRecord>, StoreError> {
-        let row = sqlx::query("SELECT id, pipeline, name, graph, executor, created_at, summary FROM runs WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT id, pipeline, name, graph, executor, created_at, epoch, summary FROM runs WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
         row.map(|r| record(&r)).transpose()
     }
 
+    /// The run's latest checkpoint of its folded state, if one was written.
+    pub async fn checkpoint(&self, id: &str) -> Result<Option<RunState>, StoreError> {
+        let row = sqlx::query("SELECT state FROM runs WHERE id = ? AND state IS NOT NULL")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            serde_json::from_str(r.get::<&str, _>(0)).map_err(|e| StoreError::Corrupt {
+                run: id.to_owned(),
+                detail: format!("checkpoint: {e}"),
+            })
+        })
+        .transpose()
+    }
+
     /// Run history, newest first.
-    pub async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>, StoreError> {
+    pub async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunSummary>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, pipeline, name, graph, executor, created_at, summary FROM runs
+            "SELECT id, summary FROM runs
              WHERE (?1 IS NULL OR pipeline = ?1) AND (?2 IS NULL OR status = ?2)
              ORDER BY created_at DESC, id DESC LIMIT ?3",
         )
@@ -159,7 +203,14 @@ impl Store {
         .bind(i64::from(filter.limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(record).collect()
+        rows.iter()
+            .map(|r| {
+                serde_json::from_str(r.get::<&str, _>(1)).map_err(|e| StoreError::Corrupt {
+                    run: r.get(0),
+                    detail: e.to_string(),
+                })
+            })
+            .collect()
     }
 
     /// Runs the built-in executor owned that were still active: after a restart nobody runs them.
@@ -170,6 +221,20 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.iter().map(|r| r.get::<String, _>(0)).collect())
+    }
+
+    /// Gives every unfinished run a new epoch. Called at start: the server cannot tell whether
+    /// the database it opens is the one it last wrote (a restored backup looks the same), so
+    /// resume positions of runs that may still change are not trusted across a start. A
+    /// finished run's history is final and keeps its epoch. Returns how many were renewed.
+    pub async fn renew_open_epochs(&self) -> Result<u64, StoreError> {
+        let _write = self.write.lock().await;
+        let result = sqlx::query(
+            "UPDATE runs SET epoch = lower(hex(randomblob(6))) WHERE status IN ('pending', 'running')",
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected())
     }
 
     /// Seqs of already stored events with these idempotency keys.
@@ -192,21 +257,26 @@ impl Store {
         Ok(found)
     }
 
-    /// Stores events (already numbered by the caller, continuing `last_seq`), the new summary
-    /// and log lines in one transaction. Returns the numbered log lines per step.
+    /// Stores events (already numbered by the caller, continuing `last_seq`), the new summary,
+    /// log lines and, when given, a checkpoint of the folded state, in one transaction.
+    /// Returns the numbered log lines per step.
     pub async fn commit(
         &self,
-        run: &str,
-        events: &[StoredEvent],
-        summary: &RunSummary,
-        logs: &[LogAppend],
+        commit: Commit<'_>,
     ) -> Result<Vec<(String, Vec<LogLine>)>, StoreError> {
+        let Commit {
+            run,
+            events,
+            summary,
+            logs,
+            checkpoint,
+        } = commit;
         let _write = self.write.lock().await;
         let mut tx = self.pool.begin().await?;
         for event in events {
             sqlx::query("INSERT INTO events (run_id, seq, event_id, body) VALUES (?, ?, ?, ?)")
                 .bind(run)
-                .bind(event.seq as i64)
+                .bind(bind_seq(event.seq))
                 .bind(&event.id)
                 .bind(json(event))
                 .execute(&mut *tx)
@@ -215,8 +285,16 @@ impl Store {
         if !events.is_empty() {
             sqlx::query("UPDATE runs SET status = ?, last_seq = ?, summary = ? WHERE id = ?")
                 .bind(summary.status.as_str())
-                .bind(summary.seq as i64)
+                .bind(bind_seq(summary.seq))
                 .bind(json(summary))
+                .bind(run)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(state) = checkpoint {
+            sqlx::query("UPDATE runs SET state = ?, state_seq = ? WHERE id = ?")
+                .bind(json(state))
+                .bind(bind_seq(state.seq))
                 .bind(run)
                 .execute(&mut *tx)
                 .await?;
@@ -266,7 +344,7 @@ impl Store {
             "SELECT body FROM events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?",
         )
         .bind(run)
-        .bind(since as i64)
+        .bind(bind_seq(since))
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
@@ -291,7 +369,7 @@ impl Store {
         let rows = sqlx::query("SELECT n, stream, line FROM logs WHERE run_id = ? AND step = ? AND n > ? ORDER BY n LIMIT ?")
             .bind(run)
             .bind(step)
-            .bind(after as i64)
+            .bind(bind_seq(after))
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await?;
@@ -330,6 +408,7 @@ fn record(row: &sqlx::sqlite::SqliteRow) -> Result<RunRecord, StoreError> {
         graph,
         executor: row.get("executor"),
         created_at,
+        epoch: row.get("epoch"),
         summary,
         id,
     })

@@ -27,9 +27,8 @@ impl TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let config = ServeConfig {
-            addr,
-            data_dir: data_dir.to_path_buf(),
             pipelines,
+            ..ServeConfig::new(addr, data_dir.to_path_buf())
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -153,8 +152,11 @@ impl Socket {
             let message = tokio::time::timeout(RUN_DEADLINE, self.ws.next())
                 .await
                 .expect("a frame in time");
-            let Some(Ok(Message::Text(text))) = message else {
-                panic!("socket closed: {message:?}")
+            let text = match message {
+                Some(Ok(Message::Text(text))) => text,
+                // Protocol pings: tungstenite answers them while reading.
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                other => panic!("socket closed: {other:?}"),
             };
             let frame: ServerFrame =
                 serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad frame {text}: {e}"));

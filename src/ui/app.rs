@@ -16,6 +16,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light dark"/>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+                // Without JavaScript, what only works with it is hidden (the page says why).
+                <noscript><style>".js-only { display: none !important; }"</style></noscript>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
@@ -35,7 +37,7 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     view! {
         <Stylesheet id="leptos" href="/pkg/signalbox.css"/>
-        <Title text="Signalbox"/>
+        <Title text="Signalbox" formatter=crate::ui::format::title_text/>
         <Router>
             <header class="topbar">
                 <A href="/" attr:class="brand">

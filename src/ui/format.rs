@@ -45,6 +45,33 @@ pub fn clock(ts: chrono::DateTime<chrono::Utc>) -> String {
     ts.format("%H:%M:%S UTC").to_string()
 }
 
+/// The page title as it must be written. leptos_meta puts the title into the server's HTML
+/// without escaping it, so there it is escaped here; in the browser it is set as
+/// `document.title`, which is plain text.
+pub fn title_text(text: String) -> String {
+    if cfg!(feature = "ssr") {
+        escape_html(&text)
+    } else {
+        text
+    }
+}
+
+/// Escapes text for HTML content and attribute values.
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,5 +88,9 @@ mod tests {
         assert_eq!(count(999), "999");
         assert_eq!(truncate("Deploy web service", 10), "Deploy we…");
         assert_eq!(truncate("short", 10), "short");
+        assert_eq!(
+            escape_html("</title><img src=x onerror=\"alert('1')\">&"),
+            "&lt;/title&gt;&lt;img src=x onerror=&quot;alert(&#39;1&#39;)&quot;&gt;&amp;"
+        );
     }
 }

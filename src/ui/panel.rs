@@ -67,10 +67,10 @@ pub fn NodePanel(
             <h3>"Log"</h3>
             <Suspense fallback=|| view! { <p class="muted">"Loading log…"</p> }>
                 {move || {
-                    let (run, step) = (run.clone(), step.clone());
+                    let step = step.clone();
                     Suspend::new(async move {
                         match logs.await {
-                            Ok(first) => view! { <LogView run step first/> }.into_any(),
+                            Ok(first) => view! { <LogView step first/> }.into_any(),
                             Err(e) => view! { <p class="error">{format!("Could not load the log: {e}")}</p> }.into_any(),
                         }
                     })
@@ -82,9 +82,9 @@ pub fn NodePanel(
 
 /// The log lines, with live lines appended as they arrive.
 #[component]
-fn LogView(run: String, step: String, first: Vec<LogLine>) -> impl IntoView {
+fn LogView(step: String, first: Vec<LogLine>) -> impl IntoView {
     let lines = RwSignal::new(first);
-    follow_logs(run, step, lines);
+    follow_logs(step, lines);
     view! {
         <ol class="log-lines">
             <For each=move || lines.get() key=|line| line.n let:line>

@@ -38,8 +38,8 @@ pub fn RunHeader(
             <div class="run-facts">
                 <span class="run-status badge" data-status=move || status.get().as_str()>{move || status.get().as_str()}</span>
                 <span class="run-percent" title="Overall progress, weighted by step weight">{move || format::percent(percent.get())}</span>
-                <span class="run-elapsed" title="Elapsed time">{elapsed}</span>
-                <span class="conn" data-state=move || conn.get().as_str() role="status">
+                <span class="run-elapsed" title=move || if conn.get().is_current() { "Elapsed time" } else { "Elapsed time (the connection is down: the run may have moved on)" }>{elapsed}</span>
+                <span class="conn js-only" data-state=move || conn.get().as_str() data-transport=move || conn.get().transport() role="status" title="The live connection: what you see is current while it says Live">
                     <span class="conn-dot" aria-hidden="true"></span>
                     {move || conn.get().label()}
                 </span>

@@ -1,6 +1,8 @@
 //! Runs one attempt of a shell step: `sh -c` in its own process group, stdout and stderr read
 //! line by line through the output protocol, bounded by the step's timeout and the run's
-//! cancellation.
+//! cancellation. Step processes never outlive the server: each runs under a small `sh`
+//! supervisor that the kernel signals when the server dies (even by `kill -9`), and that then
+//! kills the step's whole process group.
 
 use super::output::parse;
 use super::reporter::Reporter;
@@ -39,10 +41,17 @@ pub struct Launch<'a> {
     pub cancel: &'a CancellationToken,
 }
 
+/// The supervisor: the process group's leader, running the step as its child. SIGTERM (sent
+/// by the kernel when the server dies, see `die_with_server`) or SIGHUP kills the whole group.
+/// Otherwise it waits for the step and exits with the step's status.
+const SUPERVISOR: &str = "trap 'kill -KILL 0' HUP TERM\nsh -c \"$1\" &\nwait $!";
+
 pub async fn run_attempt(launch: Launch<'_>, reporter: &mut Reporter) -> Attempt {
     let mut command = Command::new("sh");
     command
         .arg("-c")
+        .arg(SUPERVISOR)
+        .arg("signalbox-step")
         .arg(launch.script)
         .current_dir(launch.cwd)
         .envs(launch.env)
@@ -52,6 +61,7 @@ pub async fn run_attempt(launch: Launch<'_>, reporter: &mut Reporter) -> Attempt
         .kill_on_drop(true)
         // Its own process group, so a timeout or cancel kills the whole tree (sh and its children).
         .process_group(0);
+    die_with_server(&mut command);
     let mut child = match command.spawn() {
         Ok(child) => child,
         Err(error) => return Attempt::SpawnFailed(error.to_string()),
@@ -160,6 +170,27 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
         None => std::future::pending().await,
+    }
+}
+
+/// Asks the kernel to send SIGTERM to the supervisor when the server dies, whatever kills it.
+/// (The signal goes when the spawning thread ends; tokio's worker threads live as long as the
+/// server, and leftovers of anything that slips through are killed at the next start.)
+fn die_with_server(command: &mut Command) {
+    let server = std::process::id() as libc::pid_t;
+    // SAFETY: runs in the forked child before exec; prctl(2) and getppid(2) are
+    // async-signal-safe and nothing is allocated.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM as libc::c_ulong) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The server may have died between fork and prctl.
+            if libc::getppid() != server {
+                return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+            }
+            Ok(())
+        });
     }
 }
 

@@ -4,7 +4,7 @@ use crate::api::functions::load_run;
 use crate::api::RunView;
 use crate::ui::conn::Conn;
 use crate::ui::graph::GraphView;
-use crate::ui::live::{follow_run, use_clock};
+use crate::ui::live::{provide_live, use_clock};
 use crate::ui::panel::NodePanel;
 use crate::ui::run_header::RunHeader;
 use leptos::prelude::*;
@@ -34,6 +34,7 @@ fn RunDetail(view: RunView) -> impl IntoView {
     let RunView {
         graph,
         state: initial,
+        epoch,
         now,
     } = view;
     let run_id = initial.id.clone();
@@ -44,9 +45,7 @@ fn RunDetail(view: RunView) -> impl IntoView {
     } else {
         Conn::Connecting
     });
-    if !finished_at_load {
-        follow_run(run_id.clone(), state, conn);
-    }
+    provide_live(run_id.clone(), epoch, state, conn);
     let clock = use_clock(now);
     let query = use_query_map();
     let selected = Signal::derive(move || {
@@ -61,11 +60,12 @@ fn RunDetail(view: RunView) -> impl IntoView {
         .map(|s| (s.id.clone(), s.name.clone()))
         .collect();
     let title = state.with_untracked(|s| format!("{} · {} · Signalbox", s.name, s.id));
-    let stale = move || !matches!(conn.get(), Conn::Live | Conn::Final);
+    let stale = move || !conn.get().is_current();
     view! {
         <Title text=title/>
-        <section class="run-page" class:has-panel=move || selected.get().is_some()>
+        <section class="run-page" class:has-panel=move || selected.get().is_some() class:stale=stale>
             <RunHeader state conn clock/>
+            <noscript inner_html=static_view_note(!finished_at_load)></noscript>
             <div class="run-body">
                 <div class="graph-area" class:stale=stale>
                     <GraphView graph=graph.clone() state link_steps=true selected/>
@@ -77,4 +77,21 @@ fn RunDetail(view: RunView) -> impl IntoView {
             </div>
         </section>
     }
+}
+
+/// Without JavaScript the page cannot follow the run: say so, offer a reload, and refresh a
+/// running run's page by itself. (Inside `<noscript>`, as markup the browser only parses
+/// when scripts are off, so hydration never sees it.)
+fn static_view_note(running: bool) -> String {
+    let refresh = if running {
+        "<meta http-equiv=\"refresh\" content=\"10\"> It reloads itself every 10 seconds while \
+         the run is in progress."
+    } else {
+        ""
+    };
+    format!(
+        "<p class=\"static-note\" role=\"status\">Static view: JavaScript is off, so this page \
+         shows the run as it was when the page loaded. <a href=\"\">Reload</a> for the \
+         latest.{refresh}</p>"
+    )
 }

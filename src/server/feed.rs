@@ -1,0 +1,403 @@
+//! What a live subscription sends, whatever carries it (WebSocket frames or Server-Sent
+//! Events): a snapshot or the stored events after the client's position, then live events with
+//! no gap and no duplicate. Gaps (a subscriber that lagged behind the hub) are filled from the
+//! store; a position the server cannot honour exactly gets a snapshot flagged as a resync.
+
+use super::runs::{RunError, Runs, Snapshot};
+use super::store::RunFilter;
+use crate::api::{Position, Resync, ServerFrame};
+use crate::domain::{LogLine, Seq, StoredEvent};
+use std::future::Future;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+
+/// A resume further behind than this gets a snapshot instead of a replay.
+pub const MAX_REPLAY: Seq = 20_000;
+/// Events or log lines per frame when replaying from the store.
+const PAGE: u32 = 500;
+/// Consecutive hub batches merged into one frame when they are already waiting.
+const MERGE: usize = 64;
+/// Runs a lagging `runs` topic subscriber is resent.
+const RUNS_RESYNC: u32 = 100;
+
+/// The subscription ends: its consumer is gone, too slow, or an error frame was sent.
+#[derive(Debug)]
+pub struct Stop;
+
+/// Where a subscription's frames go.
+pub trait FrameSink: Sync {
+    /// Queues a frame; `Err(Stop)` when the consumer is gone or was closed for being too slow.
+    fn send(&self, frame: ServerFrame) -> impl Future<Output = Result<(), Stop>> + Send;
+}
+
+/// Where a client asks a run subscription to start.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Resume {
+    /// The last seq the client applied; `None` asks for a snapshot.
+    pub since: Option<Position>,
+    /// The history `since` belongs to; `None` trusts it to be the current one.
+    pub epoch: Option<String>,
+}
+
+/// How a run subscription starts.
+#[derive(Debug, PartialEq)]
+enum Start {
+    /// Send the stored events after this seq.
+    Replay(Seq),
+    /// Send a snapshot; `Some` when the client asked to resume and cannot.
+    Snapshot(Option<Resync>),
+}
+
+fn plan(resume: &Resume, current: &Snapshot) -> Start {
+    let since = match &resume.since {
+        None => return Start::Snapshot(None),
+        Some(Position::Invalid(_)) => return Start::Snapshot(Some(Resync::Malformed)),
+        Some(Position::At(since)) => *since,
+    };
+    let head = current.state.seq;
+    if resume.epoch.as_ref().is_some_and(|e| *e != current.epoch) {
+        Start::Snapshot(Some(Resync::EpochChanged))
+    } else if since > head {
+        Start::Snapshot(Some(Resync::UnknownSeq))
+    } else if head - since > MAX_REPLAY {
+        Start::Snapshot(Some(Resync::TooFarBehind))
+    } else {
+        Start::Replay(since)
+    }
+}
+
+fn error(code: &str, message: String) -> ServerFrame {
+    ServerFrame::Error {
+        code: code.to_owned(),
+        message,
+    }
+}
+
+/// Sends an error frame for a failed lookup and ends the subscription (unknown runs get their
+/// own code): going on after a failed read could leave a gap.
+async fn report(sink: &impl FrameSink, e: RunError) -> Result<(), Stop> {
+    let code = if matches!(e, RunError::UnknownRun(_)) {
+        "unknown_run"
+    } else {
+        tracing::error!(error = %e, "live subscription failed");
+        "internal"
+    };
+    sink.send(error(code, e.to_string())).await?;
+    Err(Stop)
+}
+
+fn snapshot_frame(run: &str, snapshot: Snapshot, reason: Option<Resync>) -> ServerFrame {
+    ServerFrame::Snapshot {
+        run: run.to_owned(),
+        seq: snapshot.state.seq,
+        epoch: snapshot.epoch,
+        state: Box::new(snapshot.state),
+        recovered: reason.map(|_| false),
+        reason,
+    }
+}
+
+/// Follows one run until the consumer goes away or the feed ends.
+pub async fn follow_run(
+    runs: &Runs,
+    run: &str,
+    resume: Resume,
+    sink: &impl FrameSink,
+) -> Result<(), Stop> {
+    // Subscribe before reading the store: anything committed in between arrives twice at worst.
+    let mut subscription = runs.hub().subscribe_events(run);
+    let current = match runs.snapshot(run).await {
+        Ok(current) => current,
+        Err(e) => return report(sink, e).await,
+    };
+    let epoch = current.epoch.clone();
+    let (mut last, recovered) = match plan(&resume, &current) {
+        Start::Replay(since) => {
+            let mut last = since;
+            catch_up(runs, run, &mut last, current.state.seq, sink).await?;
+            (last, Some(true))
+        }
+        Start::Snapshot(reason) => {
+            let seq = current.state.seq;
+            sink.send(snapshot_frame(run, current, reason)).await?;
+            (seq, None)
+        }
+    };
+    sink.send(ServerFrame::Subscribed {
+        run: Some(run.to_owned()),
+        step: None,
+        topic: None,
+        seq: Some(last),
+        n: None,
+        epoch: Some(epoch),
+        recovered,
+    })
+    .await?;
+    let feed = subscription.receiver();
+    loop {
+        let mut merged: Vec<StoredEvent> = match feed.recv().await {
+            Ok(first) => first.to_vec(),
+            // The next batch shows the gap, which is filled from the store below.
+            Err(RecvError::Lagged(_)) => continue,
+            Err(RecvError::Closed) => return Ok(()),
+        };
+        for _ in 0..MERGE {
+            match feed.try_recv() {
+                Ok(more) => merged.extend(more.iter().cloned()),
+                Err(TryRecvError::Lagged(_)) => continue,
+                Err(_) => break,
+            }
+        }
+        let mut fresh: Vec<StoredEvent> = Vec::with_capacity(merged.len());
+        for event in merged {
+            if event.seq <= last {
+                continue;
+            }
+            if event.seq > last + 1 {
+                // Every event of a merged frame is checked, not only the first: flush what
+                // continues `last`, then fill the gap before this one.
+                send_events(run, std::mem::take(&mut fresh), sink).await?;
+                if event.seq - 1 - last > MAX_REPLAY {
+                    let current = match runs.snapshot(run).await {
+                        Ok(current) => current,
+                        Err(e) => return report(sink, e).await,
+                    };
+                    last = current.state.seq;
+                    sink.send(snapshot_frame(run, current, Some(Resync::Lagged)))
+                        .await?;
+                    if event.seq <= last {
+                        continue;
+                    }
+                } else {
+                    catch_up(runs, run, &mut last, event.seq - 1, sink).await?;
+                }
+            }
+            last = event.seq;
+            fresh.push(event);
+        }
+        send_events(run, fresh, sink).await?;
+    }
+}
+
+async fn send_events(
+    run: &str,
+    events: Vec<StoredEvent>,
+    sink: &impl FrameSink,
+) -> Result<(), Stop> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    sink.send(ServerFrame::Events {
+        run: run.to_owned(),
+        events,
+    })
+    .await
+}
+
+/// Sends the stored events after `last` up to `target`, in pages, advancing `last`.
+async fn catch_up(
+    runs: &Runs,
+    run: &str,
+    last: &mut Seq,
+    target: Seq,
+    sink: &impl FrameSink,
+) -> Result<(), Stop> {
+    while *last < target {
+        let limit = PAGE.min(u32::try_from(target - *last).unwrap_or(PAGE));
+        let events = match runs.events_since(run, *last, limit).await {
+            Ok(events) => events,
+            Err(e) => return report(sink, e).await,
+        };
+        let Some(newest) = events.last().map(|e| e.seq) else {
+            break;
+        };
+        *last = newest;
+        send_events(run, events, sink).await?;
+    }
+    Ok(())
+}
+
+/// Follows one step's log after line `after`. Lagging costs nothing here: the store has every
+/// line, so a gap is read back from it.
+pub async fn follow_logs(
+    runs: &Runs,
+    run: &str,
+    step: &str,
+    after: u64,
+    sink: &impl FrameSink,
+) -> Result<(), Stop> {
+    let mut subscription = runs.hub().subscribe_logs(run, step);
+    match runs.snapshot(run).await {
+        Ok(current) if current.state.steps.contains_key(step) => {}
+        Ok(_) => {
+            sink.send(error(
+                "unknown_step",
+                format!("run `{run}` has no step `{step}`"),
+            ))
+            .await?;
+            return Err(Stop);
+        }
+        Err(e) => return report(sink, e).await,
+    }
+    let mut last = after;
+    log_catch_up(runs, run, step, &mut last, u64::MAX, sink).await?;
+    sink.send(ServerFrame::Subscribed {
+        run: Some(run.to_owned()),
+        step: Some(step.to_owned()),
+        topic: None,
+        seq: None,
+        n: Some(last),
+        epoch: None,
+        recovered: None,
+    })
+    .await?;
+    let feed = subscription.receiver();
+    loop {
+        let lines: Vec<LogLine> = match feed.recv().await {
+            Ok(batch) => batch.to_vec(),
+            Err(RecvError::Lagged(_)) => {
+                log_catch_up(runs, run, step, &mut last, u64::MAX, sink).await?;
+                continue;
+            }
+            Err(RecvError::Closed) => return Ok(()),
+        };
+        let Some(first) = lines.first() else { continue };
+        if first.n > last + 1 {
+            log_catch_up(runs, run, step, &mut last, first.n - 1, sink).await?;
+        }
+        let fresh: Vec<LogLine> = lines.into_iter().filter(|l| l.n > last).collect();
+        if let Some(newest) = fresh.last() {
+            last = newest.n;
+            sink.send(ServerFrame::Logs {
+                run: run.to_owned(),
+                step: step.to_owned(),
+                lines: fresh,
+            })
+            .await?;
+        }
+    }
+}
+
+async fn log_catch_up(
+    runs: &Runs,
+    run: &str,
+    step: &str,
+    last: &mut u64,
+    target: u64,
+    sink: &impl FrameSink,
+) -> Result<(), Stop> {
+    while *last < target {
+        let lines = match runs.logs_after(run, step, *last, PAGE).await {
+            Ok(lines) => lines,
+            Err(e) => return report(sink, e).await,
+        };
+        let Some(newest) = lines.last().map(|l| l.n) else {
+            break;
+        };
+        *last = newest;
+        sink.send(ServerFrame::Logs {
+            run: run.to_owned(),
+            step: step.to_owned(),
+            lines,
+        })
+        .await?;
+    }
+    Ok(())
+}
+
+/// Follows run-list changes. A subscriber that fell behind gets the recent runs afresh
+/// (a `runs` frame) instead of silently missing changes.
+pub async fn follow_runs_topic(runs: &Runs, sink: &impl FrameSink) -> Result<(), Stop> {
+    let mut feed = runs.hub().subscribe_runs();
+    sink.send(ServerFrame::Subscribed {
+        run: None,
+        step: None,
+        topic: Some("runs".into()),
+        seq: None,
+        n: None,
+        epoch: None,
+        recovered: None,
+    })
+    .await?;
+    loop {
+        match feed.recv().await {
+            Ok(summary) => {
+                sink.send(ServerFrame::Run {
+                    run: (*summary).clone(),
+                })
+                .await?
+            }
+            Err(RecvError::Lagged(_)) => {
+                // Everything queued is older than the list read now.
+                feed = feed.resubscribe();
+                let filter = RunFilter {
+                    limit: RUNS_RESYNC,
+                    ..RunFilter::default()
+                };
+                match runs.list(&filter).await {
+                    Ok(list) => sink.send(ServerFrame::Runs { runs: list }).await?,
+                    Err(e) => return report(sink, e).await,
+                }
+            }
+            Err(RecvError::Closed) => return Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::RunState;
+    use chrono::Utc;
+
+    fn at(seq: Seq, epoch: &str) -> Snapshot {
+        let mut state = RunState::new("r", None, "r", &Default::default(), Utc::now());
+        state.seq = seq;
+        Snapshot {
+            state,
+            epoch: epoch.into(),
+        }
+    }
+
+    fn resume(since: Option<Position>, epoch: Option<&str>) -> Resume {
+        Resume {
+            since,
+            epoch: epoch.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_position_is_replayed_only_when_it_is_exact() {
+        let current = at(100, "e1");
+        let p = |n| Some(Position::At(n));
+        assert_eq!(plan(&resume(None, None), &current), Start::Snapshot(None));
+        assert_eq!(
+            plan(&resume(p(40), Some("e1")), &current),
+            Start::Replay(40)
+        );
+        assert_eq!(plan(&resume(p(100), None), &current), Start::Replay(100));
+        assert_eq!(plan(&resume(p(0), None), &current), Start::Replay(0));
+        assert_eq!(
+            plan(&resume(p(40), Some("e0")), &current),
+            Start::Snapshot(Some(Resync::EpochChanged))
+        );
+        assert_eq!(
+            plan(&resume(p(101), Some("e1")), &current),
+            Start::Snapshot(Some(Resync::UnknownSeq))
+        );
+        assert_eq!(
+            plan(&resume(p(u64::MAX), None), &current),
+            Start::Snapshot(Some(Resync::UnknownSeq))
+        );
+        assert_eq!(
+            plan(
+                &resume(Some(Position::Invalid("-1".into())), None),
+                &current
+            ),
+            Start::Snapshot(Some(Resync::Malformed))
+        );
+        assert_eq!(
+            plan(&resume(p(5), None), &at(5 + MAX_REPLAY + 1, "e1")),
+            Start::Snapshot(Some(Resync::TooFarBehind))
+        );
+    }
+}

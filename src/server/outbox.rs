@@ -1,0 +1,174 @@
+//! A live connection's bounded outgoing queue with a write deadline, and the one place that
+//! decides why the connection closes. A consumer that leaves the queue full for longer than the
+//! deadline is closed as too slow, never waited for: one stalled client cannot hold up anyone
+//! else, and its memory stays bounded by the queue.
+
+use super::feed::{FrameSink, Stop};
+use crate::api::ServerFrame;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::SendTimeoutError;
+use tokio_util::sync::CancellationToken;
+
+/// Why a live connection closes: a WebSocket close code and reason (SSE streams just end).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CloseReason {
+    pub code: u16,
+    pub reason: &'static str,
+}
+
+impl CloseReason {
+    /// The client closed; we answer in kind.
+    pub const NORMAL: CloseReason = CloseReason {
+        code: 1000,
+        reason: "closed",
+    };
+    /// The transport failed: no close frame can be sent (never on the wire).
+    pub const GONE: CloseReason = CloseReason {
+        code: 1006,
+        reason: "connection lost",
+    };
+    /// The server is shutting down or restarting: reconnect with backoff.
+    pub const RESTART: CloseReason = CloseReason {
+        code: 1012,
+        reason: "server restarting",
+    };
+    /// A client message over the size limit.
+    pub const TOO_BIG: CloseReason = CloseReason {
+        code: 1009,
+        reason: "message too big",
+    };
+    pub const BINARY: CloseReason = CloseReason {
+        code: 1003,
+        reason: "binary frames are not supported",
+    };
+    pub const BAD_UTF8: CloseReason = CloseReason {
+        code: 1007,
+        reason: "text frame is not valid UTF-8",
+    };
+    pub const PROTOCOL: CloseReason = CloseReason {
+        code: 1002,
+        reason: "protocol error",
+    };
+    /// Nothing (not even a pong) arrived within the read deadline.
+    pub const SILENT: CloseReason = CloseReason {
+        code: 4000,
+        reason: "no response within the read deadline",
+    };
+    /// The client did not take its frames within the write deadline; resume with `since`.
+    pub const SLOW: CloseReason = CloseReason {
+        code: 4008,
+        reason: "too slow: frames not read within the write deadline",
+    };
+}
+
+/// Closes a connection once, with the first reason given.
+#[derive(Clone, Default)]
+pub struct Closer {
+    reason: Arc<Mutex<Option<CloseReason>>>,
+    token: CancellationToken,
+}
+
+impl Closer {
+    pub fn close(&self, reason: CloseReason) {
+        let mut slot = self.reason.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_none() {
+            *slot = Some(reason);
+        }
+        self.token.cancel();
+    }
+
+    pub fn reason(&self) -> Option<CloseReason> {
+        *self.reason.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub async fn closed(&self) {
+        self.token.cancelled().await
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.token.is_cancelled()
+    }
+}
+
+/// The sending side of a connection's queue: subscriptions push frames here.
+#[derive(Clone)]
+pub struct Outbox {
+    queue: mpsc::Sender<ServerFrame>,
+    write_deadline: Duration,
+    closer: Closer,
+}
+
+impl Outbox {
+    /// A queue of `capacity` frames; returns the outbox and the receiving end for the writer.
+    pub fn new(
+        capacity: usize,
+        write_deadline: Duration,
+        closer: Closer,
+    ) -> (Outbox, mpsc::Receiver<ServerFrame>) {
+        let (queue, receiver) = mpsc::channel(capacity);
+        let outbox = Outbox {
+            queue,
+            write_deadline,
+            closer,
+        };
+        (outbox, receiver)
+    }
+
+    /// Queues a frame now if there is room; a full queue closes the connection as too slow.
+    /// For frames whose sender must not wait (the connection's own replies and heartbeats).
+    /// Resolves when the receiving side is gone (an SSE client left).
+    pub async fn gone(&self) {
+        self.queue.closed().await
+    }
+
+    pub fn try_send(&self, frame: ServerFrame) -> Result<(), Stop> {
+        match self.queue.try_send(frame) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.closer.close(CloseReason::SLOW);
+                Err(Stop)
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(Stop),
+        }
+    }
+}
+
+impl FrameSink for Outbox {
+    async fn send(&self, frame: ServerFrame) -> Result<(), Stop> {
+        if self.closer.is_closed() {
+            return Err(Stop);
+        }
+        match self.queue.send_timeout(frame, self.write_deadline).await {
+            Ok(()) => Ok(()),
+            Err(SendTimeoutError::Timeout(_)) => {
+                tracing::info!(
+                    deadline_ms = self.write_deadline.as_millis() as u64,
+                    "closing a live client that stopped reading"
+                );
+                self.closer.close(CloseReason::SLOW);
+                Err(Stop)
+            }
+            Err(SendTimeoutError::Closed(_)) => Err(Stop),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_full_queue_past_the_deadline_closes_as_slow() {
+        let closer = Closer::default();
+        let (outbox, mut receiver) = Outbox::new(1, Duration::from_millis(20), closer.clone());
+        outbox.send(ServerFrame::Heartbeat).await.unwrap();
+        assert!(outbox.send(ServerFrame::Heartbeat).await.is_err());
+        assert_eq!(closer.reason(), Some(CloseReason::SLOW));
+        // The first reason wins; later ones do not overwrite it.
+        closer.close(CloseReason::RESTART);
+        assert_eq!(closer.reason(), Some(CloseReason::SLOW));
+        assert_eq!(receiver.recv().await, Some(ServerFrame::Heartbeat));
+    }
+}

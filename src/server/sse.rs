@@ -1,0 +1,101 @@
+//! Server-Sent Events at `GET /api/v1/runs/{id}/events` (`Accept: text/event-stream`): the
+//! same feed as the WebSocket ([`super::feed`]), one SSE message per stored event with
+//! `id: <seq>`, so a reconnecting `EventSource` resumes with `Last-Event-ID`.
+//!
+//! Messages: unnamed (`message`) events carry one stored event as JSON; `snapshot` carries a
+//! snapshot frame (`id:` its seq); `subscribed` marks the end of the catch-up; `stream_error`
+//! an error frame, after which the stream ends. A comment line keeps idle streams open.
+
+use super::error::AppError;
+use super::feed::{follow_run, Resume};
+use super::outbox::{Closer, Outbox};
+use super::state::AppState;
+use crate::api::{Position, ServerFrame};
+use axum::http::{header, HeaderMap};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures::stream::{self, StreamExt};
+use std::convert::Infallible;
+use std::time::Duration;
+
+/// How long a browser's `EventSource` waits before reconnecting after the stream ends.
+const RETRY: Duration = Duration::from_secs(2);
+
+/// True when the client asks for an event stream.
+pub fn wants_event_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/event-stream"))
+}
+
+/// The position of a reconnecting `EventSource`, if it sent one.
+pub fn last_event_id(headers: &HeaderMap) -> Option<Position> {
+    let value = headers.get("last-event-id")?;
+    let text = value.to_str().unwrap_or("").trim();
+    Some(match text.parse::<u64>() {
+        Ok(seq) => Position::At(seq),
+        Err(_) => Position::Invalid(text.to_owned()),
+    })
+}
+
+/// Streams one run from `resume`.
+pub async fn stream_run(
+    state: AppState,
+    run: String,
+    resume: Resume,
+) -> Result<Response, AppError> {
+    // An unknown run is a 404 before the stream starts, so an EventSource does not retry it.
+    state.runs.snapshot(&run).await?;
+    let limits = &state.live.limits;
+    let closer = Closer::default();
+    let (outbox, mut queue) =
+        Outbox::new(limits.queue_frames, limits.write_deadline, closer.clone());
+    let (runs, shutdown) = (state.runs.clone(), state.live.shutdown.clone());
+    // The feed ends when the client leaves (the queue's receiver drops with the response), is
+    // too slow, or the server shuts down; the stream then ends and the client resumes.
+    state.live.tracker.spawn(async move {
+        tokio::select! {
+            _ = follow_run(&runs, &run, resume, &outbox) => {}
+            _ = outbox.gone() => {}
+            _ = closer.closed() => {}
+            _ = shutdown.cancelled() => {}
+        }
+    });
+    let frames = stream::poll_fn(move |cx| queue.poll_recv(cx));
+    let events = stream::once(async { Ok(Event::default().retry(RETRY)) })
+        .chain(frames.flat_map(|frame| stream::iter(messages(frame))));
+    let keep_alive = KeepAlive::new()
+        .interval(limits.sse_keep_alive)
+        .text("keep-alive");
+    Ok(Sse::new(events).keep_alive(keep_alive).into_response())
+}
+
+/// The SSE messages of one frame.
+fn messages(frame: ServerFrame) -> Vec<Result<Event, Infallible>> {
+    match frame {
+        ServerFrame::Events { events, .. } => events
+            .iter()
+            .map(|event| Ok(Event::default().id(event.seq.to_string()).data(json(event))))
+            .collect(),
+        ServerFrame::Snapshot { seq, .. } => vec![Ok(Event::default()
+            .event("snapshot")
+            .id(seq.to_string())
+            .data(json(&frame)))],
+        ServerFrame::Subscribed { .. } => {
+            vec![Ok(Event::default().event("subscribed").data(json(&frame)))]
+        }
+        ServerFrame::Error { .. } => {
+            vec![Ok(Event::default()
+                .event("stream_error")
+                .data(json(&frame)))]
+        }
+        // Run feeds send nothing else; heartbeats are the keep-alive comments here.
+        _ => Vec::new(),
+    }
+}
+
+/// Feed frames and events are plain data: they always serialise.
+fn json(value: &impl serde::Serialize) -> String {
+    serde_json::to_string(value).expect("feed frames serialise")
+}

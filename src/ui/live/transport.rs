@@ -1,0 +1,298 @@
+//! The three transports of the live client. Each runs one session and says how it ended;
+//! frames go to [`Client::on_frame`] whatever carried them.
+
+use super::client::{Client, End, Flow, PROBE_AFTER_MS};
+use crate::api::ServerFrame;
+use crate::domain::{Seq, StoredEvent};
+use crate::ui::conn::Transport;
+use futures::channel::mpsc;
+use futures::{FutureExt, SinkExt, StreamExt};
+use gloo_net::websocket::{futures::WebSocket, Message};
+use gloo_timers::future::TimeoutFuture;
+use serde::de::DeserializeOwned;
+use std::rc::Rc;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
+
+/// A session that got no frame this soon after connecting is treated as not working.
+const FIRST_FRAME_MS: f64 = 8_000.0;
+/// Silence longer than this (the server beats every 10 s) means the connection is dead.
+const SILENCE_MS: f64 = 25_000.0;
+/// Polling interval while the run is active.
+const POLL_MS: u32 = 1_000;
+/// Events per poll.
+const POLL_LIMIT: u32 = 1_000;
+
+fn origin() -> Option<(String, String)> {
+    let location = web_sys::window()?.location();
+    Some((location.protocol().ok()?, location.host().ok()?))
+}
+
+/// Maps a frame's meaning to how the session goes on (`None`: keep going).
+fn end_for(flow: Flow) -> Option<End> {
+    match flow {
+        Flow::Continue => None,
+        Flow::Resync => Some(End::Resync),
+        Flow::Finished => Some(End::Finished),
+        Flow::Gone => Some(End::Gone),
+    }
+}
+
+/// Milliseconds since the page started (monotonic).
+fn now_ms() -> f64 {
+    web_sys::window()
+        .and_then(|w| w.performance())
+        .map_or(0.0, |p| p.now())
+}
+
+/// One WebSocket session carrying the run and every followed log.
+pub async fn websocket(client: &Rc<Client>) -> End {
+    let Some((protocol, host)) = origin() else {
+        return End::Gone;
+    };
+    let scheme = if protocol == "https:" { "wss" } else { "ws" };
+    let Ok(socket) = WebSocket::open(&format!("{scheme}://{host}/api/v1/ws")) else {
+        return End::Dropped { received: false };
+    };
+    let (mut write, mut read) = socket.split();
+    for op in client.subscriptions() {
+        let Ok(text) = serde_json::to_string(&op) else {
+            return End::Gone;
+        };
+        if write.send(Message::Text(text)).await.is_err() {
+            return End::Dropped { received: false };
+        }
+    }
+    let mut ops = client.attach();
+    let end = async {
+        let mut received = false;
+        let mut heard = now_ms();
+        loop {
+            let limit = if received { SILENCE_MS } else { FIRST_FRAME_MS };
+            let wait = (heard + limit - now_ms()).max(0.0) as u32;
+            futures::select! {
+                message = read.next().fuse() => {
+                    let Some(Ok(Message::Text(text))) = message else {
+                        return End::Dropped { received };
+                    };
+                    heard = now_ms();
+                    let Ok(frame) = serde_json::from_str::<ServerFrame>(&text) else {
+                        continue;
+                    };
+                    received = true;
+                    if let Some(end) = end_for(client.on_frame(frame, Transport::WebSocket)) {
+                        return end;
+                    }
+                }
+                op = ops.next() => {
+                    let Some(Ok(text)) = op.map(|op| serde_json::to_string(&op)) else { continue };
+                    if write.send(Message::Text(text)).await.is_err() {
+                        return End::Dropped { received };
+                    }
+                }
+                _ = TimeoutFuture::new(wait).fuse() => return End::Dropped { received },
+            }
+        }
+    }
+    .await;
+    client.detach();
+    end
+}
+
+/// What the SSE listener hands the session, in the order the browser dispatched it.
+enum SseMessage {
+    /// (event name, data)
+    Event(String, String),
+    Error,
+}
+
+/// An `EventSource` whose messages of every name arrive on one channel, in order (so a
+/// snapshot can never be overtaken by the events after it). Closed when dropped.
+struct EventStream {
+    source: web_sys::EventSource,
+    _listeners: Vec<Closure<dyn FnMut(web_sys::Event)>>,
+    receiver: mpsc::UnboundedReceiver<SseMessage>,
+}
+
+impl EventStream {
+    fn open(url: &str) -> Option<EventStream> {
+        let source = web_sys::EventSource::new(url).ok()?;
+        let (sender, receiver) = mpsc::unbounded();
+        let mut listeners = Vec::new();
+        for name in ["message", "snapshot", "subscribed", "stream_error", "error"] {
+            let sender = sender.clone();
+            let listener =
+                Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
+                    let message = match event.dyn_ref::<web_sys::MessageEvent>() {
+                        Some(message) if name != "error" => SseMessage::Event(
+                            name.to_owned(),
+                            message.data().as_string().unwrap_or_default(),
+                        ),
+                        _ => SseMessage::Error,
+                    };
+                    let _ = sender.unbounded_send(message);
+                });
+            source
+                .add_event_listener_with_callback(name, listener.as_ref().unchecked_ref())
+                .ok()?;
+            listeners.push(listener);
+        }
+        Some(EventStream {
+            source,
+            _listeners: listeners,
+            receiver,
+        })
+    }
+}
+
+impl Drop for EventStream {
+    fn drop(&mut self) {
+        self.source.close();
+    }
+}
+
+/// One SSE session: the run over an `EventSource`, logs polled over HTTP.
+pub async fn sse(client: &Rc<Client>) -> End {
+    if client.wants_snapshot() {
+        match client.fetch_snapshot().await {
+            Ok(flow) => {
+                if let Some(end) = end_for(flow) {
+                    return end;
+                }
+            }
+            Err(()) => return End::Dropped { received: false },
+        }
+    }
+    let url = format!(
+        "/api/v1/runs/{}/events?since={}&epoch={}",
+        client.run(),
+        client.seq(),
+        client.epoch()
+    );
+    let Some(mut stream) = EventStream::open(&url) else {
+        return End::Dropped { received: false };
+    };
+    let started = now_ms();
+    let mut received = false;
+    loop {
+        let wait = if received {
+            POLL_MS
+        } else {
+            (started + FIRST_FRAME_MS - now_ms()).max(0.0) as u32
+        };
+        futures::select! {
+            message = stream.receiver.next() => {
+                let Some(SseMessage::Event(name, data)) = message else {
+                    // The browser would retry on its own; we reconnect with our backoff and
+                    // an up-to-date position instead.
+                    return End::Dropped { received };
+                };
+                received = true;
+                let flow = match name.as_str() {
+                    "message" => match serde_json::from_str::<StoredEvent>(&data) {
+                        Ok(event) => client.apply(std::slice::from_ref(&event)),
+                        Err(_) => continue,
+                    },
+                    _ => match serde_json::from_str::<ServerFrame>(&data) {
+                        Ok(frame) => client.on_frame(frame, Transport::Sse),
+                        Err(_) => continue,
+                    },
+                };
+                if let Some(end) = end_for(flow) {
+                    return end;
+                }
+            }
+            _ = TimeoutFuture::new(wait).fuse() => {
+                if !received {
+                    return End::Dropped { received };
+                }
+                // Logs are not on the event stream: poll the followed ones.
+                if client.read_all_logs().await.is_err() {
+                    return End::Dropped { received };
+                }
+                if now_ms() - started > f64::from(PROBE_AFTER_MS) {
+                    return End::Probe;
+                }
+            }
+        }
+    }
+}
+
+/// `GET /api/v1/runs/{id}/events?since=`.
+#[derive(serde::Deserialize)]
+struct EventPage {
+    seq: Seq,
+    epoch: String,
+    events: Vec<StoredEvent>,
+}
+
+/// Polling: the events after the last applied seq every second, and the followed logs.
+pub async fn poll(client: &Rc<Client>) -> End {
+    let started = now_ms();
+    let mut received = false;
+    loop {
+        if client.wants_snapshot() {
+            match client.fetch_snapshot().await {
+                Ok(flow) => {
+                    if let Some(end) = end_for(flow) {
+                        return end;
+                    }
+                }
+                Err(()) => return End::Dropped { received },
+            }
+        }
+        let since = client.seq();
+        let url = format!(
+            "/api/v1/runs/{}/events?since={since}&limit={POLL_LIMIT}",
+            client.run()
+        );
+        let page: EventPage = match http_get(&url).await {
+            Ok(page) => page,
+            Err(HttpError::NotFound) => return End::Gone,
+            Err(HttpError::Failed) => return End::Dropped { received },
+        };
+        received = true;
+        let flow = if page.epoch != client.epoch() || page.seq < since {
+            // Another history: the local state is not a prefix of it.
+            match client.fetch_snapshot().await {
+                Ok(flow) => flow,
+                Err(()) => return End::Dropped { received },
+            }
+        } else {
+            client.apply(&page.events)
+        };
+        if let Some(end) = end_for(flow) {
+            return end;
+        }
+        client.mark_live(Transport::Polling);
+        if client.read_all_logs().await.is_err() {
+            return End::Dropped { received };
+        }
+        // A full page means more is waiting: read it at once.
+        if page.events.len() < POLL_LIMIT as usize {
+            TimeoutFuture::new(POLL_MS).await;
+        }
+        if now_ms() - started > f64::from(PROBE_AFTER_MS) {
+            return End::Probe;
+        }
+    }
+}
+
+/// Why an HTTP read failed: the run is gone, or anything else (retry later).
+pub enum HttpError {
+    NotFound,
+    Failed,
+}
+
+/// GETs JSON from the server.
+pub async fn http_get<T: DeserializeOwned>(url: &str) -> Result<T, HttpError> {
+    let response = gloo_net::http::Request::get(url)
+        .send()
+        .await
+        .map_err(|_| HttpError::Failed)?;
+    match response.status() {
+        200 => response.json().await.map_err(|_| HttpError::Failed),
+        404 => Err(HttpError::NotFound),
+        _ => Err(HttpError::Failed),
+    }
+}
