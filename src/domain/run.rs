@@ -474,4 +474,87 @@ mod tests {
         assert_eq!(whole, incremental);
         assert_eq!(whole.percent(), 100.0);
     }
+
+    mod pieces {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// A random step event for the steps of [`run`].
+        fn kind() -> impl Strategy<Value = EventKind> {
+            let step = prop::sample::select(vec!["a", "b"]).prop_map(str::to_owned);
+            let status = prop::sample::select(Status::ALL.to_vec());
+            prop_oneof![
+                step.clone()
+                    .prop_map(|step| EventKind::StepStarted { step }),
+                (step.clone(), 0.0..=100.0f64, any::<Option<u16>>()).prop_map(|(step, p, rows)| {
+                    EventKind::StepProgress {
+                        step,
+                        progress: Some(p),
+                        message: Some(format!("{p:.0}")),
+                        rows: rows.map(u64::from),
+                    }
+                }),
+                step.clone().prop_map(|step| EventKind::StepWarning {
+                    step,
+                    message: "w".into()
+                }),
+                (step, status).prop_map(|(step, status)| EventKind::StepFinished {
+                    step,
+                    status,
+                    message: None
+                }),
+                Just(EventKind::RunStarted {
+                    params: BTreeMap::new()
+                }),
+            ]
+        }
+
+        /// The stored history such kinds make: those the reducer accepts, numbered gaplessly.
+        fn history(kinds: Vec<EventKind>) -> Vec<StoredEvent> {
+            let mut state = run();
+            let mut events = Vec::new();
+            for (i, kind) in kinds.into_iter().enumerate() {
+                let event = ev(state.seq + 1, i as i64, kind);
+                if state.apply(&event).is_ok() {
+                    events.push(event);
+                }
+            }
+            events
+        }
+
+        proptest! {
+            /// What a client assembles from a snapshot, a catch-up replay and live batches that
+            /// overlap (duplicates are skipped by seq) is what the server folds in one go.
+            #[test]
+            fn snapshot_catch_up_and_live_pieces_fold_to_the_same_state(
+                kinds in prop::collection::vec(kind(), 0..60),
+                cut_a in 0.0..=1.0f64,
+                cut_b in 0.0..=1.0f64,
+                overlap in 0usize..5,
+                batch in 1usize..7,
+            ) {
+                let events = history(kinds);
+                let whole = run().fold(&events).unwrap();
+                let n = events.len();
+                let (a, b) = {
+                    let (x, y) = ((cut_a * n as f64) as usize, (cut_b * n as f64) as usize);
+                    (x.min(y), x.max(y))
+                };
+                // The snapshot, as the wire carries it.
+                let snapshot = run().fold(&events[..a]).unwrap();
+                let mut client: RunState =
+                    serde_json::from_str(&serde_json::to_string(&snapshot).unwrap()).unwrap();
+                client = client.fold(&events[a..b]).unwrap();
+                // Live batches start a little before the catch-up ended.
+                for chunk in events[b.saturating_sub(overlap)..].chunks(batch) {
+                    for event in chunk {
+                        if event.seq > client.seq {
+                            client.apply(event).unwrap();
+                        }
+                    }
+                }
+                prop_assert_eq!(client, whole);
+            }
+        }
+    }
 }

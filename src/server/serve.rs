@@ -147,6 +147,7 @@ pub async fn run(
     println!("Signalbox is running at http://{addr}");
     let live = state.live.clone();
     let executor = Arc::clone(&state.executor);
+    let runs = Arc::clone(&state.runs);
     let drain = config.live.drain;
     let stopping = CancellationToken::new();
     let server = axum::serve(listener, router(state))
@@ -175,6 +176,7 @@ pub async fn run(
             "connections did not close in time"
         ),
     }
+    runs.store().close().await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -138,6 +138,11 @@ impl Store {
         })
     }
 
+    /// Closes every connection (checkpointing the WAL); the store is unusable afterwards.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
     /// A cheap query proving the database answers (readiness).
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;

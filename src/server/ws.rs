@@ -24,6 +24,10 @@ use tokio::time::Instant;
 
 /// How long a closing connection waits for the client's close reply.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
+/// How long the server keeps trying to hand a client that stopped reading its close frame
+/// (so that, if it reads again, it learns why it was closed). Nothing else is queued for it
+/// meanwhile: its subscriptions are gone.
+const CLOSE_HOLD: Duration = Duration::from_secs(10);
 
 pub async fn ws_handler(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
     let max = state.live.limits.max_message_bytes;
@@ -86,7 +90,7 @@ async fn read_loop(
             _ = tokio::time::sleep_until(heard + read_deadline) => {
                 tracing::debug!("closing a silent live client");
                 closer.close(CloseReason::SILENT);
-                return None;
+                return Some(stream);
             }
             message = stream.next() => message,
         };
@@ -157,9 +161,9 @@ async fn write_loop(
                 return;
             }
             Err(_) => {
-                // The socket itself stopped taking bytes: no close frame could get through.
+                // The socket itself stopped taking bytes within the deadline.
                 closer.close(CloseReason::SLOW);
-                return;
+                break;
             }
         }
     }
@@ -170,7 +174,7 @@ async fn write_loop(
         code: reason.code,
         reason: reason.reason.into(),
     };
-    let _ = tokio::time::timeout(CLOSE_GRACE, sink.send(Message::Close(Some(frame)))).await;
+    let _ = tokio::time::timeout(CLOSE_HOLD, sink.send(Message::Close(Some(frame)))).await;
 }
 
 fn text(frame: &ServerFrame) -> Message {

@@ -1,10 +1,17 @@
 //! Integration tests: the real server on port 0 with a temporary data directory, driven over
-//! HTTP and the WebSocket like any client.
+//! HTTP, the WebSocket and SSE like any client (and, for crashes, as a separate process).
 
+mod proxy;
 mod support;
 
 mod api;
+mod chaos;
+mod crash;
 mod executor;
+mod limits;
 mod live;
 mod pages;
 mod restart;
+mod resume;
+mod security;
+mod slow;

@@ -3,6 +3,7 @@
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use signalbox::api::ServerFrame;
+use signalbox::domain::{RunState, StoredEvent};
 use signalbox::server::config::ServeConfig;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -24,12 +25,22 @@ pub struct TestServer {
 impl TestServer {
     /// A server on a free port over `data_dir`, with the pipelines of `pipelines` if given.
     pub async fn start(data_dir: &Path, pipelines: Option<PathBuf>) -> TestServer {
+        Self::start_with(data_dir, pipelines, |_| {}).await
+    }
+
+    /// Like [`TestServer::start`], with the configuration adjusted by `tweak` (limits, origins).
+    pub async fn start_with(
+        data_dir: &Path,
+        pipelines: Option<PathBuf>,
+        tweak: impl FnOnce(&mut ServeConfig),
+    ) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let config = ServeConfig {
+        let mut config = ServeConfig {
             pipelines,
             ..ServeConfig::new(addr, data_dir.to_path_buf())
         };
+        tweak(&mut config);
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             signalbox::server::serve::run(listener, config, async {
@@ -61,6 +72,13 @@ impl TestServer {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         panic!("server did not become healthy");
+    }
+
+    /// Stops the server as SIGTERM would, without waiting for it to finish.
+    pub fn begin_stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
     }
 
     /// Stops the server and waits for it to close.
@@ -125,20 +143,70 @@ impl TestServer {
     }
 
     pub async fn socket(&self) -> Socket {
-        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/api/v1/ws", self.addr))
+        Socket::connect(self.addr).await
+    }
+
+    /// Creates an ad-hoc run of steps `a`, `b` and `c`, returning its id.
+    pub async fn adhoc_run(&self, id: &str) -> String {
+        let body = json!({ "id": id, "steps": [{ "id": "a" }, { "id": "b", "needs": ["a"] }, { "id": "c" }] });
+        let (status, summary) = self.post("/api/v1/runs", &body).await;
+        assert_eq!(status, 201, "{summary}");
+        id.to_owned()
+    }
+
+    /// The run's stored events, all of them.
+    pub async fn stored_events(&self, run: &str) -> Vec<StoredEvent> {
+        let (status, body) = self
+            .get(&format!("/api/v1/runs/{run}/events?since=0&limit=10000"))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_value(body["events"].clone()).unwrap()
+    }
+
+    /// The run's snapshot over HTTP and its epoch.
+    pub async fn snapshot(&self, run: &str) -> (RunState, String) {
+        let (status, body) = self.get(&format!("/api/v1/runs/{run}")).await;
+        assert_eq!(status, 200, "{body}");
+        let epoch = body["epoch"].as_str().unwrap().to_owned();
+        (serde_json::from_value(body).unwrap(), epoch)
+    }
+}
+
+/// `step.progress` events for ad-hoc runs made by [`TestServer::adhoc_run`]: cycling through
+/// steps `a` and `c` (which need nothing), percent rising with `i`.
+pub fn progress_event(i: u64) -> Value {
+    let step = if i.is_multiple_of(2) { "a" } else { "c" };
+    json!({ "type": "step.progress", "step": step, "progress": (i % 100) as f64, "message": format!("m{i}"), "id": format!("e{i}") })
+}
+
+pub type WsStream =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+pub struct Socket {
+    pub ws: WsStream,
+}
+
+impl Socket {
+    pub async fn connect(addr: SocketAddr) -> Socket {
+        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/api/v1/ws"))
             .await
             .unwrap();
         Socket { ws }
     }
-}
 
-pub struct Socket {
-    ws: tokio_tungstenite::WebSocketStream<
-        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-    >,
-}
+    /// The close frame's code once the server closes, skipping anything before it.
+    pub async fn close_code(&mut self, within: Duration) -> Option<u16> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            match tokio::time::timeout_at(deadline, self.ws.next()).await {
+                Ok(Some(Ok(Message::Close(frame)))) => return frame.map(|f| u16::from(f.code)),
+                Ok(Some(Ok(_))) => continue,
+                Ok(Some(Err(_)) | None) => return None,
+                Err(_) => panic!("the server did not close the socket within {within:?}"),
+            }
+        }
+    }
 
-impl Socket {
     pub async fn send(&mut self, op: Value) {
         self.ws
             .send(Message::Text(op.to_string().into()))
@@ -174,4 +242,70 @@ pub fn pipelines(files: &[(&str, &str)]) -> tempfile::TempDir {
         std::fs::write(dir.path().join(name), text).unwrap();
     }
     dir
+}
+
+/// One Server-Sent Events message.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct SseMessage {
+    pub id: Option<String>,
+    pub event: Option<String>,
+    pub data: String,
+}
+
+/// Reads an SSE response message by message (comments and `retry:` are skipped).
+pub struct SseReader {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl SseReader {
+    /// Opens `GET /api/v1/runs/{run}/events` as an event stream through `addr`.
+    pub async fn open(
+        http: &reqwest::Client,
+        addr: SocketAddr,
+        run: &str,
+        query: &str,
+        last_event_id: Option<&str>,
+    ) -> Result<SseReader, reqwest::Error> {
+        let mut request = http
+            .get(format!("http://{addr}/api/v1/runs/{run}/events{query}"))
+            .header("accept", "text/event-stream");
+        if let Some(id) = last_event_id {
+            request = request.header("last-event-id", id);
+        }
+        let response = request.send().await?;
+        assert_eq!(response.status(), 200);
+        Ok(SseReader {
+            response,
+            buffer: String::new(),
+        })
+    }
+
+    /// The next message, or `None` when the stream ended or broke.
+    pub async fn next(&mut self) -> Option<SseMessage> {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let mut message = SseMessage::default();
+                for line in block.lines() {
+                    if let Some(id) = line.strip_prefix("id: ") {
+                        message.id = Some(id.to_owned());
+                    } else if let Some(event) = line.strip_prefix("event: ") {
+                        message.event = Some(event.to_owned());
+                    } else if let Some(data) = line.strip_prefix("data: ") {
+                        message.data.push_str(data);
+                    }
+                }
+                if message.data.is_empty() {
+                    continue;
+                }
+                return Some(message);
+            }
+            match tokio::time::timeout(RUN_DEADLINE, self.response.chunk()).await {
+                Ok(Ok(Some(chunk))) => self.buffer.push_str(&String::from_utf8_lossy(&chunk)),
+                Ok(_) => return None,
+                Err(_) => panic!("no SSE data within {RUN_DEADLINE:?}"),
+            }
+        }
+    }
 }

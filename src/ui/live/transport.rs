@@ -15,7 +15,7 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 
 /// A session that got no frame this soon after connecting is treated as not working.
-const FIRST_FRAME_MS: f64 = 8_000.0;
+const FIRST_FRAME_MS: f64 = 5_000.0;
 /// Silence longer than this (the server beats every 10 s) means the connection is dead.
 const SILENCE_MS: f64 = 25_000.0;
 /// Polling interval while the run is active.
@@ -55,13 +55,22 @@ pub async fn websocket(client: &Rc<Client>) -> End {
         return End::Dropped { received: false };
     };
     let (mut write, mut read) = socket.split();
-    for op in client.subscriptions() {
-        let Ok(text) = serde_json::to_string(&op) else {
-            return End::Gone;
-        };
-        if write.send(Message::Text(text)).await.is_err() {
-            return End::Dropped { received: false };
+    // Sending waits for the socket to open, which a blocked WebSocket never does.
+    let subscribe = async {
+        for op in client.subscriptions() {
+            let text = serde_json::to_string(&op).map_err(drop)?;
+            write.send(Message::Text(text)).await.map_err(drop)?;
         }
+        Ok::<(), ()>(())
+    };
+    let opened = futures::select! {
+        sent = subscribe.fuse() => sent.is_ok(),
+        // Closed (or refused) before it opened; the server sends nothing before a subscribe.
+        _ = read.next().fuse() => false,
+        _ = TimeoutFuture::new(FIRST_FRAME_MS as u32).fuse() => false,
+    };
+    if !opened {
+        return End::Dropped { received: false };
     }
     let mut ops = client.attach();
     let end = async {
