@@ -12,6 +12,7 @@ pub mod feed;
 pub mod http;
 pub mod hub;
 pub mod ingest;
+pub mod layout;
 pub mod origin;
 pub mod outbox;
 pub mod runs;

@@ -196,7 +196,9 @@ test.describe('live runs', () => {
     expect(watcher.seenRunning.size, 'saw steps running').toBeGreaterThanOrEqual(3);
     expect(watcher.maxConcurrent, 'a chain runs one step at a time').toBe(1);
     expect(shot, 'took the mid-run screenshots').toBe(true);
-    await expect(page.locator('.conn')).toHaveAttribute('data-state', 'live');
+    // The run is over: the stream has nothing more to say, and the indicator says so.
+    await expect(page.locator('.conn')).toHaveAttribute('data-state', 'final');
+    await expect(page.locator('.conn')).toHaveText('Finished');
     await screenshot(page, 'run-done-wide');
 
     // A reload shows the finished run straight from the server.
@@ -394,13 +396,19 @@ test.describe('reconnect', () => {
     await page.setViewportSize(WIDE);
     // Proxy the live stream so the test can cut it, and record what the page subscribes with.
     const pageSides: { close: (o?: { code?: number; reason?: string }) => Promise<void> }[] = [];
-    const subscribes: { run?: string; step?: string; since?: number }[] = [];
+    const subscribes: { run?: string; step?: string; since?: number; epoch?: string }[] = [];
+    // What the server sent the page, in order, tagged with how many run subscriptions preceded it.
+    const frames: { after: number; frame: { type: string; events?: { seq: number }[] } }[] = [];
     await page.routeWebSocket(/\/api\/v1\/ws$/, (ws) => {
       const server = ws.connectToServer();
       ws.onMessage((message) => {
         const op = JSON.parse(String(message));
         if (op.op === 'subscribe' && !op.step) subscribes.push(op);
         server.send(message);
+      });
+      server.onMessage((message) => {
+        frames.push({ after: subscribes.length, frame: JSON.parse(String(message)) });
+        ws.send(message);
       });
       pageSides.push(ws);
     });
@@ -427,6 +435,13 @@ test.describe('reconnect', () => {
     expect(states, 'the indicator showed the drop').toContain('reconnecting');
     const resume = subscribes[before];
     expect(resume.since, 'the resubscription resumes from the last applied seq').toBeGreaterThan(0);
+    expect(resume.epoch, 'in the history it came from').toBeTruthy();
+    // The server's answer to the resubscription: no snapshot, and the first event is since + 1.
+    await expect.poll(() => frames.filter((f) => f.after > before && f.frame.type === 'events').length, { timeout: 30_000 }).toBeGreaterThan(0);
+    const answer = frames.filter((f) => f.after > before && f.frame.type !== 'heartbeat');
+    expect(answer.some((f) => f.frame.type === 'snapshot'), 'resumed, not resynced').toBe(false);
+    const firstEvents = answer.find((f) => f.frame.type === 'events')!;
+    expect(firstEvents.frame.events![0].seq, 'the first event after resubscribing').toBe(resume.since! + 1);
 
     // Nothing was lost: the run ends with every step green, exactly as the server has it.
     await expect(page.locator('.run-status')).toHaveAttribute('data-status', 'success', { timeout: 60_000 });

@@ -124,6 +124,32 @@ test('deploy-web: start without JS, follow the run by reloading, open a step pan
   expect(await page.locator('aside.node-panel[data-step="stopped"] .log-line').count()).toBeGreaterThan(0);
 });
 
+test('without JavaScript a running run says it is a static view and refreshes itself', async ({ page }) => {
+  test.setTimeout(120_000);
+  const runUrl = await startRunWithoutJs(page, 'deploy-web');
+  const note = page.locator('.static-note');
+  await expect(note).toBeVisible();
+  await expect(note).toContainText('Static view');
+  await expect(note.locator('a', { hasText: 'Reload' })).toHaveAttribute('href', '');
+  await expect(page.locator('.conn'), 'no live indicator that would never go live').toBeHidden();
+  await expect(page.locator('meta[http-equiv="refresh"]')).toHaveAttribute('content', '10');
+  // The page reloads itself while the run is in progress.
+  const reloaded = page.waitForEvent('load', { timeout: 20_000 });
+  await reloaded;
+  await expect(note).toBeVisible();
+
+  // Once the run has finished the note stays, the refresh goes.
+  const deadline = Date.now() + 90_000;
+  while (Date.now() < deadline) {
+    await page.goto(runUrl);
+    const status = await page.locator('.run-header .run-status').getAttribute('data-status');
+    if (TERMINAL.has(status ?? '')) break;
+    await page.waitForTimeout(1_000);
+  }
+  await expect(page.locator('.static-note')).toBeVisible();
+  expect(await page.locator('meta[http-equiv="refresh"]').count()).toBe(0);
+});
+
 test('etl-orders: a warning in one step ends the run as warning, downstream still runs', async ({ page }) => {
   test.setTimeout(120_000);
   const runUrl = await startRunWithoutJs(page, 'etl-orders');

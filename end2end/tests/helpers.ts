@@ -156,6 +156,8 @@ export async function startRun(page: Page, pipeline: string): Promise<string> {
   await expect(button).toHaveText(/Start run/);
   await button.click();
   await page.waitForURL(RUN_URL, { timeout: 20_000 });
+  // The URL changes before the run page has rendered.
+  await page.locator('.run-header').waitFor({ timeout: 20_000 });
   return RUN_URL.exec(page.url())![1];
 }
 

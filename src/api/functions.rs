@@ -7,6 +7,8 @@ use super::views::{PipelineCard, PipelineView, RunView};
 use crate::domain::{LogLine, RunSummary};
 use leptos::prelude::*;
 use std::collections::BTreeMap;
+#[cfg(feature = "ssr")]
+use std::sync::Arc;
 
 #[cfg(feature = "ssr")]
 fn app_state() -> Result<crate::server::state::AppState, ServerFnError> {
@@ -41,6 +43,7 @@ pub async fn load_pipeline(id: String) -> Result<Option<PipelineView>, ServerFnE
     Ok(app_state()?.catalog.get(&id).map(|entry| PipelineView {
         card: PipelineCard::from(entry.pipeline.as_ref()),
         graph: entry.pipeline.graph(),
+        layout: Some(Arc::clone(&entry.layout)),
     }))
 }
 
@@ -75,11 +78,18 @@ pub async fn load_run(id: String) -> Result<Option<RunView>, ServerFnError> {
         .run(&id)
         .await
         .map_err(|e| ServerFnError::new(e.to_string()))?;
-    Ok(record.map(|record| RunView {
+    let Some(record) = record else {
+        return Ok(None);
+    };
+    let layout = crate::server::layout::lay_out(record.graph.clone())
+        .await
+        .map_err(|e| ServerFnError::new(e.to_string()))?;
+    Ok(Some(RunView {
         graph: record.graph,
         state: snapshot.state,
         epoch: snapshot.epoch,
         now: chrono::Utc::now(),
+        layout: Some(layout),
     }))
 }
 

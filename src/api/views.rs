@@ -1,9 +1,10 @@
 //! What the pages load through server functions.
 
-use crate::domain::{Graph, ParamSpec, Pipeline, RunState};
+use crate::domain::{Graph, Layout, ParamSpec, Pipeline, RunState};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// A pipeline in the list on the home page.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -27,11 +28,14 @@ impl From<&Pipeline> for PipelineCard {
     }
 }
 
-/// A pipeline page: its card and graph (the layout is computed from the graph on each side).
+/// A pipeline page: its card and graph.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PipelineView {
     pub card: PipelineCard,
     pub graph: Graph,
+    /// See [`RunView::layout`].
+    #[serde(skip)]
+    pub layout: Option<Arc<Layout>>,
 }
 
 /// A run page: the graph, the state as of `state.seq`, and the server's clock at that moment
@@ -43,4 +47,8 @@ pub struct RunView {
     /// The history `state.seq` belongs to: the browser resumes the live stream with both.
     pub epoch: String,
     pub now: DateTime<Utc>,
+    /// The graph's layout, computed by the server off its async threads for the first render.
+    /// Not sent: the browser lays the graph out itself rather than download it.
+    #[serde(skip)]
+    pub layout: Option<Arc<Layout>>,
 }

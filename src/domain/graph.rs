@@ -121,7 +121,7 @@ impl Graph {
     }
 
     /// Step id to its position in declaration order.
-    fn index(&self) -> BTreeMap<&str, usize> {
+    pub(crate) fn index(&self) -> BTreeMap<&str, usize> {
         self.steps
             .iter()
             .enumerate()

@@ -1,7 +1,7 @@
 //! The pipelines a server offers: the demo pipelines built into the binary plus every `*.toml`
 //! of the `--pipelines` directory. Invalid files are reported and left out; the rest load.
 
-use crate::domain::{Pipeline, PipelineError};
+use crate::domain::{Layout, Pipeline, PipelineError};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -20,6 +20,8 @@ const DEMOS: [(&str, &str); 3] = [
 #[derive(Clone, Debug)]
 pub struct Entry {
     pub pipeline: Arc<Pipeline>,
+    /// Its graph laid out once, when the catalog loads.
+    pub layout: Arc<Layout>,
     /// The folder of its file, where relative step commands resolve (None for demos).
     pub dir: Option<PathBuf>,
 }
@@ -57,6 +59,7 @@ impl Catalog {
         self.entries.insert(
             pipeline.id.clone(),
             Entry {
+                layout: Arc::new(Layout::compute(&pipeline.graph())),
                 pipeline: Arc::new(pipeline),
                 dir,
             },

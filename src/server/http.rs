@@ -11,7 +11,7 @@ use super::state::AppState;
 use super::store::RunFilter;
 use super::ws::ws_handler;
 use crate::api::{PipelineCard, Position};
-use crate::domain::{Graph, GraphStep, Layout, Seq, Status};
+use crate::domain::{Graph, GraphStep, Seq, Status};
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -66,9 +66,8 @@ async fn get_pipeline(
         .catalog
         .get(&id)
         .ok_or_else(|| AppError::NotFound(format!("no pipeline `{id}`")))?;
-    let layout = Layout::compute(&entry.pipeline.graph());
     Ok(Json(
-        json!({ "pipeline": entry.pipeline, "layout": layout }),
+        json!({ "pipeline": entry.pipeline, "layout": entry.layout.as_ref() }),
     ))
 }
 

@@ -16,8 +16,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light dark"/>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
-                // Without JavaScript, what only works with it is hidden (the page says why).
-                <noscript><style>".js-only { display: none !important; }"</style></noscript>
+                // Without JavaScript, what only works with it is hidden (the page says why), and
+                // the static view is not dimmed as if a live connection were down.
+                <noscript><style>".js-only { display: none !important; } .run-page.stale .graph-area { opacity: 1; } .run-page.stale .run-elapsed { text-decoration: none; color: inherit; }"</style></noscript>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>

@@ -29,8 +29,10 @@ pub fn GraphView(
     /// The step whose panel is open.
     #[prop(optional, into)]
     selected: Option<Signal<Option<String>>>,
+    /// The layout when the server computed it already; otherwise it is computed here.
+    layout: Option<Arc<Layout>>,
 ) -> impl IntoView {
-    let layout = Arc::new(Layout::compute(&graph));
+    let layout = layout.unwrap_or_else(|| Arc::new(Layout::compute(&graph)));
     let names: std::collections::HashMap<String, (String, String)> = graph
         .steps
         .iter()

@@ -79,7 +79,7 @@ fn PipelineDetail(data: PipelineView) -> impl IntoView {
                 </ActionForm>
             </div>
             {move || error().map(|e| view! { <p class="error" role="alert">{e}</p> })}
-            <GraphView graph=data.graph state link_steps=false/>
+            <GraphView graph=data.graph state link_steps=false layout=data.layout/>
         </section>
     }
 }

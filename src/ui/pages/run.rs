@@ -36,6 +36,7 @@ fn RunDetail(view: RunView) -> impl IntoView {
         state: initial,
         epoch,
         now,
+        layout,
     } = view;
     let run_id = initial.id.clone();
     let finished_at_load = initial.status.is_terminal();
@@ -67,8 +68,8 @@ fn RunDetail(view: RunView) -> impl IntoView {
             <RunHeader state conn clock/>
             <noscript inner_html=static_view_note(!finished_at_load)></noscript>
             <div class="run-body">
-                <div class="graph-area" class:stale=stale>
-                    <GraphView graph=graph.clone() state link_steps=true selected/>
+                <div class="graph-area">
+                    <GraphView graph=graph.clone() state link_steps=true selected layout=layout.clone()/>
                 </div>
                 {move || selected.get().map(|step| {
                     let name = names.get(&step).cloned().unwrap_or_else(|| step.clone());
