@@ -245,47 +245,21 @@ fn seed() -> u64 {
     seed
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_websocket_client_cut_at_random_points_resumes_exactly() {
+/// Runs `follow` against a producer while the proxy wreaks havoc; returns what the client
+/// folded once the checks against the stored truth passed.
+async fn under_chaos(
+    run: &str,
+    follow: impl AsyncFnOnce(&ChaosProxy, RunState, String) -> Follower,
+) -> Follower {
     let data = tempfile::tempdir().unwrap();
     let server = TestServer::start(data.path(), None).await;
-    let run = server.adhoc_run("chaos-ws").await;
-    let (base, _) = server.snapshot(&run).await;
-    let proxy = ChaosProxy::start(server.addr).await;
-    let (stop, stopped) = tokio::sync::oneshot::channel();
-    let (follower, cuts, ()) = tokio::join!(
-        async {
-            let follower = follow_ws(&proxy, &run, base).await;
-            let _ = stop.send(());
-            follower
-        },
-        wreak_havoc(&proxy, seed(), stopped),
-        produce(&server, &run),
-    );
-    assert!(
-        cuts >= 3 && follower.connections >= 3,
-        "{cuts} cuts, {} connections",
-        follower.connections
-    );
-    assert_eq!(
-        follower.snapshots, 0,
-        "resumed from seq 0 by replay, never resynced"
-    );
-    assert_matches_truth(&server, &run, &follower).await;
-    server.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_sse_client_cut_at_random_points_resumes_with_last_event_id() {
-    let data = tempfile::tempdir().unwrap();
-    let server = TestServer::start(data.path(), None).await;
-    let run = server.adhoc_run("chaos-sse").await;
+    let run = server.adhoc_run(run).await;
     let (base, epoch) = server.snapshot(&run).await;
     let proxy = ChaosProxy::start(server.addr).await;
     let (stop, stopped) = tokio::sync::oneshot::channel();
     let (follower, cuts, ()) = tokio::join!(
         async {
-            let follower = follow_sse(&proxy, &run, base, &epoch).await;
+            let follower = follow(&proxy, base, epoch).await;
             let _ = stop.send(());
             follower
         },
@@ -299,4 +273,25 @@ async fn an_sse_client_cut_at_random_points_resumes_with_last_event_id() {
     );
     assert_matches_truth(&server, &run, &follower).await;
     server.stop().await;
+    follower
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_client_cut_at_random_points_resumes_exactly() {
+    let follower = under_chaos("chaos-ws", async |proxy, base, _| {
+        follow_ws(proxy, "chaos-ws", base).await
+    })
+    .await;
+    assert_eq!(
+        follower.snapshots, 0,
+        "resumed from seq 0 by replay, never resynced"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sse_client_cut_at_random_points_resumes_with_last_event_id() {
+    under_chaos("chaos-sse", async |proxy, base, epoch| {
+        follow_sse(proxy, "chaos-sse", base, &epoch).await
+    })
+    .await;
 }

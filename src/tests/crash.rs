@@ -186,14 +186,7 @@ async fn kill_9_loses_no_acknowledged_event_and_leaves_no_step_process() {
         assert_eq!(status, 200, "{body}");
         acknowledged.extend((next..next + 5).map(|i| format!("e{i}")));
         next += 5;
-        let state: Value = http
-            .get(format!("http://{}/api/v1/runs/{run}", server.addr))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let state = get(&http, server.addr, &format!("/api/v1/runs/{run}")).await;
         assert_eq!(
             state["status"], "failed",
             "the interrupted run ends truthfully: {state}"
@@ -204,17 +197,7 @@ async fn kill_9_loses_no_acknowledged_event_and_leaves_no_step_process() {
             .starts_with("interrupted"));
     }
 
-    let events: Value = http
-        .get(format!(
-            "http://{}/api/v1/runs/crashy/events?limit=10000",
-            server.addr
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let events = get(&http, server.addr, "/api/v1/runs/crashy/events?limit=10000").await;
     let events = events["events"].as_array().unwrap();
     let seqs: Vec<u64> = events.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
     assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>(), "gapless");
@@ -247,6 +230,15 @@ async fn kill_9_loses_no_acknowledged_event_and_leaves_no_step_process() {
     assert_eq!(check, "ok");
     db.close().await;
     assert!(step_processes(data.path()).is_empty());
+}
+
+async fn get(http: &reqwest::Client, addr: SocketAddr, path: &str) -> Value {
+    let response = http
+        .get(format!("http://{addr}{path}"))
+        .send()
+        .await
+        .unwrap();
+    response.json().await.unwrap()
 }
 
 async fn post(
