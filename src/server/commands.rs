@@ -7,6 +7,7 @@ use super::store::RunRecord;
 use crate::domain::{Graph, RunState, RunSummary, Status};
 use chrono::Utc;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -93,13 +94,22 @@ pub async fn start_pipeline_run(
         epoch: random_hex(),
         summary: initial.summary(),
     };
-    let (summary, created) = state.runs.create(record).await?;
-    if created {
-        state
-            .executor
-            .spawn(id, entry.pipeline.clone(), params, entry.dir.clone());
-    }
-    Ok((summary, created))
+    // Creating the run and starting it are one unit that a client hanging up cannot cut in
+    // half (a stored run that nobody executes would stay pending forever).
+    let (runs, executor, entry) = (
+        Arc::clone(&state.runs),
+        Arc::clone(&state.executor),
+        entry.clone(),
+    );
+    tokio::spawn(async move {
+        let (summary, created) = runs.create(record).await?;
+        if created {
+            executor.spawn(id, entry.pipeline, params, entry.dir);
+        }
+        Ok((summary, created))
+    })
+    .await
+    .map_err(|e| CommandError::Run(RunError::Task(e.to_string())))?
 }
 
 /// Creates a run whose steps an external producer reports.

@@ -8,7 +8,10 @@ use super::store::RunFilter;
 use crate::api::{Position, Resync, ServerFrame};
 use crate::domain::{LogLine, Seq, StoredEvent};
 use std::future::Future;
+use std::sync::Arc;
+use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+use tokio_util::sync::CancellationToken;
 
 /// A resume further behind than this gets a snapshot instead of a replay.
 pub const MAX_REPLAY: Seq = 20_000;
@@ -96,12 +99,27 @@ fn snapshot_frame(run: &str, snapshot: Snapshot, reason: Option<Resync>) -> Serv
     }
 }
 
-/// Follows one run until the consumer goes away or the feed ends.
+/// Receives the next published batch, or `None` once `stop` is cancelled and nothing
+/// published before it is left: a shutting-down server first delivers what it published
+/// (the runs it interrupted end on screen), then ends the feed.
+async fn next_batch<T>(
+    feed: &mut broadcast::Receiver<Arc<T>>,
+    stop: &CancellationToken,
+) -> Option<Result<Arc<T>, RecvError>> {
+    tokio::select! {
+        biased;
+        received = feed.recv() => Some(received),
+        () = stop.cancelled() => None,
+    }
+}
+
+/// Follows one run until the consumer goes away, the feed ends, or `stop` is cancelled.
 pub async fn follow_run(
     runs: &Runs,
     run: &str,
     resume: Resume,
     sink: &impl FrameSink,
+    stop: &CancellationToken,
 ) -> Result<(), Stop> {
     // Subscribe before reading the store: anything committed in between arrives twice at worst.
     let mut subscription = runs.hub().subscribe_events(run);
@@ -134,11 +152,11 @@ pub async fn follow_run(
     .await?;
     let feed = subscription.receiver();
     loop {
-        let mut merged: Vec<StoredEvent> = match feed.recv().await {
-            Ok(first) => first.to_vec(),
+        let mut merged: Vec<StoredEvent> = match next_batch(feed, stop).await {
+            Some(Ok(first)) => first.to_vec(),
             // The next batch shows the gap, which is filled from the store below.
-            Err(RecvError::Lagged(_)) => continue,
-            Err(RecvError::Closed) => return Ok(()),
+            Some(Err(RecvError::Lagged(_))) => continue,
+            Some(Err(RecvError::Closed)) | None => return Ok(()),
         };
         for _ in 0..MERGE {
             match feed.try_recv() {
@@ -224,6 +242,7 @@ pub async fn follow_logs(
     step: &str,
     after: u64,
     sink: &impl FrameSink,
+    stop: &CancellationToken,
 ) -> Result<(), Stop> {
     let mut subscription = runs.hub().subscribe_logs(run, step);
     match runs.snapshot(run).await {
@@ -252,16 +271,17 @@ pub async fn follow_logs(
     .await?;
     let feed = subscription.receiver();
     loop {
-        let lines: Vec<LogLine> = match feed.recv().await {
-            Ok(batch) => batch.to_vec(),
-            Err(RecvError::Lagged(_)) => {
+        let lines: Vec<LogLine> = match next_batch(feed, stop).await {
+            Some(Ok(batch)) => batch.to_vec(),
+            Some(Err(RecvError::Lagged(_))) => {
                 log_catch_up(runs, run, step, &mut last, u64::MAX, sink).await?;
                 continue;
             }
-            Err(RecvError::Closed) => return Ok(()),
+            Some(Err(RecvError::Closed)) | None => return Ok(()),
         };
         let Some(first) = lines.first() else { continue };
-        if first.n > last + 1 {
+        // `after` comes from the client: never overflow on it.
+        if first.n > last.saturating_add(1) {
             log_catch_up(runs, run, step, &mut last, first.n - 1, sink).await?;
         }
         let fresh: Vec<LogLine> = lines.into_iter().filter(|l| l.n > last).collect();
@@ -306,7 +326,11 @@ async fn log_catch_up(
 
 /// Follows run-list changes. A subscriber that fell behind gets the recent runs afresh
 /// (a `runs` frame) instead of silently missing changes.
-pub async fn follow_runs_topic(runs: &Runs, sink: &impl FrameSink) -> Result<(), Stop> {
+pub async fn follow_runs_topic(
+    runs: &Runs,
+    sink: &impl FrameSink,
+    stop: &CancellationToken,
+) -> Result<(), Stop> {
     let mut feed = runs.hub().subscribe_runs();
     sink.send(ServerFrame::Subscribed {
         run: None,
@@ -319,7 +343,10 @@ pub async fn follow_runs_topic(runs: &Runs, sink: &impl FrameSink) -> Result<(),
     })
     .await?;
     loop {
-        match feed.recv().await {
+        let Some(received) = next_batch(&mut feed, stop).await else {
+            return Ok(());
+        };
+        match received {
             Ok(summary) => {
                 sink.send(ServerFrame::Run {
                     run: (*summary).clone(),

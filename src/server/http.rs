@@ -204,8 +204,9 @@ async fn get_events(
         .map(|s| parse_seq("since", s))
         .transpose()?;
     if wants_event_stream(&headers) {
-        // `Last-Event-ID` (a reconnecting EventSource) wins over the URL's `since`.
-        let since = last_event_id(&headers).or(Some(Position::At(since.unwrap_or(0))));
+        // `Last-Event-ID` (a reconnecting EventSource) wins over the URL's `since`; with
+        // neither, the stream starts with a snapshot.
+        let since = last_event_id(&headers).or(since.map(Position::At));
         let resume = Resume {
             since,
             epoch: q.epoch,

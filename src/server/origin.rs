@@ -7,15 +7,15 @@
 //!   (WebSocket upgrade, `Accept: text/event-stream`) from another site is refused with 403;
 //! - a mutating API request must not carry a "simple" content type (form, multipart, text), the
 //!   kind a page can send cross-site without a CORS preflight: the API speaks JSON;
-//! - on a loopback address, only loopback host names are served, so a DNS-rebinding page cannot
-//!   pass itself off as same-origin.
+//! - only host names that cannot be rebound are served: loopback names, IP addresses, and the
+//!   hosts of configured origins; so a DNS-rebinding page (whose host name an attacker points
+//!   at this server) cannot pass itself off as same-origin.
 
 use super::error::AppError;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use thiserror::Error;
 
@@ -28,20 +28,15 @@ pub struct OriginPolicy {
     /// Configured origins, normalised (`scheme://host[:port]`, lower case). Empty: the
     /// server's own origin only, judged by the request's `Host`.
     allowed: Vec<String>,
-    /// The server listens on a loopback address.
-    loopback: bool,
 }
 
 impl OriginPolicy {
-    pub fn new(allowed: &[String], addr: SocketAddr) -> Result<Self, BadOrigin> {
+    pub fn new(allowed: &[String]) -> Result<Self, BadOrigin> {
         let allowed = allowed
             .iter()
             .map(|origin| normalise(origin).ok_or_else(|| BadOrigin(origin.clone())))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(OriginPolicy {
-            allowed,
-            loopback: addr.ip().is_loopback(),
-        })
+        Ok(OriginPolicy { allowed })
     }
 
     /// Whether a browser page at `origin` may act on this server, for a request sent to `host`.
@@ -57,14 +52,13 @@ impl OriginPolicy {
         host.is_some_and(|host| authority.eq_ignore_ascii_case(host))
     }
 
-    /// On loopback, only loopback names (and the hosts of configured origins) are served.
+    /// Host names nobody else can point at this server: loopback names, IP addresses, and the
+    /// hosts of configured origins.
     fn serves_host(&self, host: Option<&str>) -> bool {
-        if !self.loopback {
-            return true;
-        }
         let Some(host) = host else { return true };
         let name = host_name(host);
         is_loopback_name(name)
+            || is_ip_address(name)
             || self
                 .allowed
                 .iter()
@@ -101,6 +95,14 @@ fn is_loopback_name(name: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+fn is_ip_address(name: &str) -> bool {
+    name.parse::<std::net::Ipv4Addr>().is_ok()
+        || name
+            .strip_prefix('[')
+            .and_then(|n| n.strip_suffix(']'))
+            .is_some_and(|n| n.parse::<std::net::Ipv6Addr>().is_ok())
+}
+
 fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
@@ -121,8 +123,8 @@ fn check(
     let host = header_str(headers, header::HOST);
     if !policy.serves_host(host) {
         return Err(AppError::Forbidden(format!(
-            "host `{}` is not served on this loopback address; use localhost or 127.0.0.1, or \
-             add its origin with --allowed-origin",
+            "host `{}` is not served: use an IP address or localhost, or add the site's origin \
+             with --allowed-origin (this protects against DNS rebinding)",
             host.unwrap_or_default()
         )));
     }
@@ -208,7 +210,7 @@ mod tests {
     }
 
     fn local() -> OriginPolicy {
-        OriginPolicy::new(&[], "127.0.0.1:3000".parse().unwrap()).unwrap()
+        OriginPolicy::new(&[]).unwrap()
     }
 
     const HOST: (&str, &str) = ("host", "127.0.0.1:3000");
@@ -327,23 +329,15 @@ mod tests {
                 "{host}"
             );
         }
-        let configured = OriginPolicy::new(
-            &["https://Signalbox.example.com/".to_owned()],
-            "127.0.0.1:3000".parse().unwrap(),
-        )
-        .unwrap();
+        let configured = OriginPolicy::new(&["https://Signalbox.example.com/".to_owned()]).unwrap();
         let proxied = headers(&[
             ("host", "signalbox.example.com"),
             ("origin", "https://signalbox.example.com"),
             JSON,
         ]);
         assert!(check(&configured, &Method::POST, "/api/v1/runs", &proxied).is_ok());
-        let public = OriginPolicy::new(&[], "0.0.0.0:3000".parse().unwrap()).unwrap();
-        assert!(check(&public, &Method::GET, "/", &rebinding).is_ok());
-        assert!(OriginPolicy::new(&["ftp://x".to_owned()], "0.0.0.0:1".parse().unwrap()).is_err());
-        assert!(
-            OriginPolicy::new(&["https://x/path".to_owned()], "0.0.0.0:1".parse().unwrap())
-                .is_err()
-        );
+        assert!(check(&configured, &Method::GET, "/", &rebinding).is_err());
+        assert!(OriginPolicy::new(&["ftp://x".to_owned()]).is_err());
+        assert!(OriginPolicy::new(&["https://x/path".to_owned()]).is_err());
     }
 }

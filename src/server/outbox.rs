@@ -116,13 +116,13 @@ impl Outbox {
         (outbox, receiver)
     }
 
-    /// Queues a frame now if there is room; a full queue closes the connection as too slow.
-    /// For frames whose sender must not wait (the connection's own replies and heartbeats).
     /// Resolves when the receiving side is gone (an SSE client left).
     pub async fn gone(&self) {
         self.queue.closed().await
     }
 
+    /// Queues a frame now if there is room; a full queue closes the connection as too slow.
+    /// For frames whose sender must not wait (the connection's own replies).
     pub fn try_send(&self, frame: ServerFrame) -> Result<(), Stop> {
         match self.queue.try_send(frame) {
             Ok(()) => Ok(()),

@@ -19,6 +19,9 @@ use tokio::sync::OwnedMutexGuard;
 /// Events between two checkpoints of an active run's state, so loading it after a restart
 /// folds at most this many events.
 const CHECKPOINT_EVERY: Seq = 1_000;
+/// Cached states kept before idle ones are dropped (runs nobody finishes, such as ad-hoc runs
+/// a producer abandoned, must not accumulate; a dropped one reloads from its checkpoint).
+const CACHE_LIMIT: usize = 2_048;
 
 #[derive(Debug, Error)]
 pub enum RunError {
@@ -72,8 +75,9 @@ pub struct Runs {
 }
 
 /// The run's lock, held for one operation. Dropping it releases the slot: the map entry goes
-/// once nobody else holds it and the run needs no cache (finished or unknown). Slots are only
-/// cloned under the map's lock, so a held slot is never replaced by a second one.
+/// once nobody else holds it and the run needs no cache (finished or unknown), or when the
+/// cache is over its limit. Slots are only cloned under the map's lock, so a held slot is never
+/// replaced by a second one.
 struct Lease<'a> {
     runs: &'a Runs,
     run: String,
@@ -103,6 +107,11 @@ impl Drop for Lease<'_> {
                 slots.remove(&self.run);
             }
         }
+        if slots.len() > CACHE_LIMIT {
+            // Idle: only the map holds it (ours was released above).
+            drop(slot);
+            slots.retain(|_, slot| Arc::strong_count(slot) > 1);
+        }
     }
 }
 
@@ -125,15 +134,22 @@ impl Runs {
 
     /// Stores a new run. Returns its summary and whether it was created (false: the id existed,
     /// and the existing run's summary is returned, which makes producer-chosen ids idempotent).
-    pub async fn create(&self, record: RunRecord) -> Result<(RunSummary, bool), RunError> {
-        let created = self.store.insert_run(&record).await?;
-        if created {
-            tracing::info!(run.id = %record.id, pipeline = ?record.pipeline, "run created");
-            self.hub.publish_run(record.summary.clone());
-            return Ok((record.summary, true));
-        }
-        let existing = self.snapshot(&record.id).await?;
-        Ok((existing.state.summary(), false))
+    pub async fn create(
+        self: &Arc<Self>,
+        record: RunRecord,
+    ) -> Result<(RunSummary, bool), RunError> {
+        let this = Arc::clone(self);
+        detached(async move {
+            let created = this.store.insert_run(&record).await?;
+            if created {
+                tracing::info!(run.id = %record.id, pipeline = ?record.pipeline, "run created");
+                this.hub.publish_run(record.summary.clone());
+                return Ok((record.summary, true));
+            }
+            let existing = this.snapshot(&record.id).await?;
+            Ok((existing.state.summary(), false))
+        })
+        .await
     }
 
     /// The run's full state as of its latest stored event, with its epoch.

@@ -78,12 +78,12 @@ pub async fn build_state(
     for problem in &problems {
         tracing::error!(%problem, "pipeline not loaded");
     }
-    let origins = OriginPolicy::new(&config.allowed_origins, addr)?;
+    let origins = OriginPolicy::new(&config.allowed_origins)?;
     if config.allowed_origins.is_empty() && !addr.ip().is_loopback() {
         tracing::warn!(
             %addr,
-            "no --allowed-origin configured: browsers are accepted from the origin they address \
-             the server by; set it to the public URL"
+            "no --allowed-origin configured: the server answers only to IP addresses and \
+             localhost; add the public URL to use a host name"
         );
     }
     let state = AppState {
@@ -134,7 +134,8 @@ async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
-/// Serves until `shutdown` resolves, then shuts down within the configured drain time.
+/// Serves until `shutdown` resolves, then shuts down within the configured drain time (half of
+/// it at most for the runs to record their end, the rest for connections to close).
 pub async fn run(
     listener: TcpListener,
     config: ServeConfig,
@@ -160,11 +161,12 @@ pub async fn run(
     tracing::info!("shutting down");
     // Stop accepting first, then end the runs (so viewers see them end), then close the
     // live connections, which is what lets the graceful shutdown finish.
+    let deadline = tokio::time::Instant::now() + drain;
     stopping.cancel();
-    executor.shutdown(drain).await;
+    executor.shutdown(drain / 2).await;
     live.shutdown.cancel();
     live.tracker.close();
-    let drained = tokio::time::timeout(drain, async {
+    let drained = tokio::time::timeout_at(deadline, async {
         live.tracker.wait().await;
         (&mut server).await
     })

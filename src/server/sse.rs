@@ -53,13 +53,13 @@ pub async fn stream_run(
         Outbox::new(limits.queue_frames, limits.write_deadline, closer.clone());
     let (runs, shutdown) = (state.runs.clone(), state.live.shutdown.clone());
     // The feed ends when the client leaves (the queue's receiver drops with the response), is
-    // too slow, or the server shuts down; the stream then ends and the client resumes.
+    // too slow, or the server shuts down (after delivering what was published before); the
+    // stream then ends and the client resumes.
     state.live.tracker.spawn(async move {
         tokio::select! {
-            _ = follow_run(&runs, &run, resume, &outbox) => {}
+            _ = follow_run(&runs, &run, resume, &outbox, &shutdown) => {}
             _ = outbox.gone() => {}
             _ = closer.closed() => {}
-            _ = shutdown.cancelled() => {}
         }
     });
     let frames = stream::poll_fn(move |cx| queue.poll_recv(cx));

@@ -297,9 +297,8 @@ impl Store {
                 .await?;
         }
         if let Some(state) = checkpoint {
-            sqlx::query("UPDATE runs SET state = ?, state_seq = ? WHERE id = ?")
+            sqlx::query("UPDATE runs SET state = ? WHERE id = ?")
                 .bind(json(state))
-                .bind(bind_seq(state.seq))
                 .bind(run)
                 .execute(&mut *tx)
                 .await?;

@@ -21,6 +21,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 /// How long a closing connection waits for the client's close reply.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
@@ -28,6 +29,8 @@ const CLOSE_GRACE: Duration = Duration::from_secs(2);
 /// (so that, if it reads again, it learns why it was closed). Nothing else is queued for it
 /// meanwhile: its subscriptions are gone.
 const CLOSE_HOLD: Duration = Duration::from_secs(10);
+/// On shutdown, how long subscriptions get to deliver what was published before it.
+const FLUSH_ON_SHUTDOWN: Duration = Duration::from_secs(1);
 
 pub async fn ws_handler(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
     let max = state.live.limits.max_message_bytes;
@@ -50,11 +53,26 @@ async fn serve_socket(socket: WebSocket, runs: Arc<Runs>, live: Live) {
         runs,
         outbox,
         limits,
+        stop: live.shutdown.clone(),
         subscriptions: HashMap::new(),
     };
     let stream = read_loop(stream, &mut connection, &closer, &live).await;
-    for task in connection.subscriptions.values() {
-        task.abort();
+    let tasks: Vec<JoinHandle<()>> = connection.subscriptions.into_values().collect();
+    if closer.is_closed() {
+        for task in &tasks {
+            task.abort();
+        }
+    } else {
+        // Shutting down: the subscriptions deliver what was published (the runs the shutdown
+        // interrupted end on screen) and end; then the connection closes with 1012.
+        let aborts: Vec<_> = tasks.iter().map(JoinHandle::abort_handle).collect();
+        if tokio::time::timeout(FLUSH_ON_SHUTDOWN, futures::future::join_all(tasks))
+            .await
+            .is_err()
+        {
+            aborts.iter().for_each(tokio::task::AbortHandle::abort);
+        }
+        closer.close(CloseReason::RESTART);
     }
     // Closing cleanly: let the writer send the close frame, then wait briefly for the reply.
     let _ = writer.await;
@@ -70,8 +88,9 @@ async fn serve_socket(socket: WebSocket, runs: Arc<Runs>, live: Live) {
     }
 }
 
-/// Reads operations until the connection must end. Returns the stream when the peer may still
-/// be there to answer our close frame.
+/// Reads operations until the connection must end (its closer closed it, or the server shuts
+/// down, which leaves the closing to the caller). Returns the stream when the peer may still be
+/// there to answer our close frame.
 async fn read_loop(
     mut stream: SplitStream<WebSocket>,
     connection: &mut Connection,
@@ -83,10 +102,7 @@ async fn read_loop(
     loop {
         let message = tokio::select! {
             _ = closer.closed() => return Some(stream),
-            _ = live.shutdown.cancelled() => {
-                closer.close(CloseReason::RESTART);
-                return Some(stream);
-            }
+            _ = live.shutdown.cancelled() => return Some(stream),
             _ = tokio::time::sleep_until(heard + read_deadline) => {
                 tracing::debug!("closing a silent live client");
                 closer.close(CloseReason::SILENT);
@@ -143,16 +159,28 @@ async fn write_loop(
     let mut heartbeat =
         tokio::time::interval_at(start + limits.heartbeat_every, limits.heartbeat_every);
     let mut ping = tokio::time::interval_at(start + limits.ping_every, limits.ping_every);
+    let mut closing = false;
     loop {
-        let message = tokio::select! {
-            biased;
-            _ = closer.closed() => break,
-            frame = queue.recv() => match frame {
-                Some(frame) => text(&frame),
-                None => break,
-            },
-            _ = heartbeat.tick() => text(&ServerFrame::Heartbeat),
-            _ = ping.tick() => Message::Ping(Default::default()),
+        let message = if closing {
+            // Closing: what is already queued still goes out (unless the client is the problem).
+            match queue.try_recv() {
+                Ok(frame) if closer.reason() != Some(CloseReason::SLOW) => text(&frame),
+                _ => break,
+            }
+        } else {
+            tokio::select! {
+                biased;
+                _ = closer.closed() => {
+                    closing = true;
+                    continue;
+                }
+                frame = queue.recv() => match frame {
+                    Some(frame) => text(&frame),
+                    None => break,
+                },
+                _ = heartbeat.tick() => text(&ServerFrame::Heartbeat),
+                _ = ping.tick() => Message::Ping(Default::default()),
+            }
         };
         match tokio::time::timeout(limits.write_deadline, sink.send(message)).await {
             Ok(Ok(())) => {}
@@ -191,6 +219,8 @@ struct Connection {
     runs: Arc<Runs>,
     outbox: Outbox,
     limits: Arc<LiveLimits>,
+    /// The server's shutdown: subscriptions deliver what was published and end.
+    stop: CancellationToken,
     subscriptions: HashMap<String, JoinHandle<()>>,
 }
 
@@ -238,7 +268,11 @@ impl Connection {
                 ),
             );
         }
-        let (runs, out) = (Arc::clone(&self.runs), self.outbox.clone());
+        let (runs, out, stop) = (
+            Arc::clone(&self.runs),
+            self.outbox.clone(),
+            self.stop.clone(),
+        );
         let task = match (op.run, op.step) {
             (Some(run), Some(step)) => {
                 // A malformed `logs_after` starts the log from its first line.
@@ -247,7 +281,7 @@ impl Connection {
                     _ => 0,
                 };
                 tokio::spawn(async move {
-                    let _ = follow_logs(&runs, &run, &step, after, &out).await;
+                    let _ = follow_logs(&runs, &run, &step, after, &out, &stop).await;
                 })
             }
             (Some(run), None) => {
@@ -256,11 +290,11 @@ impl Connection {
                     epoch: op.epoch,
                 };
                 tokio::spawn(async move {
-                    let _ = follow_run(&runs, &run, resume, &out).await;
+                    let _ = follow_run(&runs, &run, resume, &out, &stop).await;
                 })
             }
             (None, _) => tokio::spawn(async move {
-                let _ = follow_runs_topic(&runs, &out).await;
+                let _ = follow_runs_topic(&runs, &out, &stop).await;
             }),
         };
         self.subscriptions.insert(key, task);

@@ -3,10 +3,11 @@
 //! (4000), subscriptions past the cap (an error frame), protocol pings, and a server shutting
 //! down (1012, also ending SSE streams).
 
-use crate::support::{progress_event, Socket, SseReader, TestServer};
+use crate::support::{pipelines, Socket, SseReader, TestServer};
 use futures::{SinkExt, StreamExt};
-use serde_json::json;
+use serde_json::{json, Value};
 use signalbox::api::ServerFrame;
+use signalbox::domain::Status;
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::Frame;
@@ -158,28 +159,71 @@ async fn the_server_pings_and_closes_clients_that_stay_silent() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shutting_down_closes_live_connections_with_1012() {
+async fn shutting_down_delivers_the_interrupted_runs_end_then_closes_with_1012() {
+    let dir = pipelines(&[(
+        "long.toml",
+        "id = 'long'\n[[steps]]\nid = 'wait'\nrun = \"echo '::progress 20 waiting'; sleep 60\"\n",
+    )]);
     let data = tempfile::tempdir().unwrap();
-    let mut server = TestServer::start(data.path(), None).await;
-    let run = server.adhoc_run("bye").await;
-    let (status, _) = server
-        .post(
-            &format!("/api/v1/runs/{run}/events"),
-            &json!([progress_event(1)]),
-        )
-        .await;
-    assert_eq!(status, 200);
+    let mut server = TestServer::start(data.path(), Some(dir.path().to_path_buf())).await;
+    let run = server.start_run("long").await;
     let mut socket = Socket::connect(server.addr).await;
     socket.send(json!({ "op": "subscribe", "run": run })).await;
-    assert!(matches!(socket.next().await, ServerFrame::Snapshot { .. }));
+    let ServerFrame::Snapshot { state, .. } = socket.next().await else {
+        panic!("a snapshot first")
+    };
+    let mut state = *state;
     let mut sse = SseReader::open(&server.http, server.addr, &run, "", None)
         .await
         .unwrap();
     assert!(sse.next().await.is_some());
+    // Wait for the step to run, then stop the server.
+    while state.steps["wait"].progress < 20.0 {
+        if let ServerFrame::Events { events, .. } = socket.next().await {
+            for event in &events {
+                state.apply(event).unwrap();
+            }
+        }
+    }
     server.begin_stop();
-    assert_eq!(socket.close_code(CLOSE_WITHIN).await, Some(1012));
-    let ended =
-        tokio::time::timeout(CLOSE_WITHIN, async { while sse.next().await.is_some() {} }).await;
+    // The viewer sees the run end, interrupted, before the socket closes with 1012.
+    let code = loop {
+        match tokio::time::timeout(CLOSE_WITHIN, socket.ws.next())
+            .await
+            .unwrap()
+        {
+            Some(Ok(Message::Text(text))) => {
+                if let Ok(ServerFrame::Events { events, .. }) = serde_json::from_str(&text) {
+                    for event in &events {
+                        state.apply(event).unwrap();
+                    }
+                }
+            }
+            Some(Ok(Message::Close(frame))) => break frame.map(|f| u16::from(f.code)),
+            Some(Ok(_)) => {}
+            other => panic!("no close frame: {other:?}"),
+        }
+    };
+    assert_eq!(code, Some(1012));
+    assert_eq!(state.status, Status::Failed, "the run's end arrived first");
+    assert!(state
+        .message
+        .as_deref()
+        .is_some_and(|m| m.starts_with("interrupted")));
+    assert_eq!(state.steps["wait"].status, Status::Failed);
+    // The SSE stream delivers the end too, then ends.
+    let mut last_status = None;
+    let ended = tokio::time::timeout(CLOSE_WITHIN, async {
+        while let Some(message) = sse.next().await {
+            if let Ok(event) = serde_json::from_str::<Value>(&message.data) {
+                if event["type"] == "run.finished" {
+                    last_status = event["status"].as_str().map(str::to_owned);
+                }
+            }
+        }
+    })
+    .await;
     assert!(ended.is_ok(), "the SSE stream ends on shutdown");
+    assert_eq!(last_status.as_deref(), Some("failed"));
     server.stop().await;
 }

@@ -179,7 +179,7 @@ async fn malformed_negative_and_future_positions_get_a_flagged_snapshot() {
         ));
     }
     // A garbled Last-Event-ID is a malformed position too.
-    let mut sse = SseReader::open(&server.http, server.addr, &run, "", None)
+    let mut sse = SseReader::open(&server.http, server.addr, &run, "?since=0", None)
         .await
         .unwrap();
     let first = sse.next().await.unwrap();
@@ -188,6 +188,17 @@ async fn malformed_negative_and_future_positions_get_a_flagged_snapshot() {
         (Some("1"), None),
         "since 0 replays from 1"
     );
+    let mut fresh = SseReader::open(&server.http, server.addr, &run, "", None)
+        .await
+        .unwrap();
+    let first = fresh.next().await.unwrap();
+    assert_eq!(
+        first.event.as_deref(),
+        Some("snapshot"),
+        "no position: a snapshot first"
+    );
+    let frame: Value = serde_json::from_str(&first.data).unwrap();
+    assert_eq!(frame.get("recovered"), None, "not a failed resume");
     let mut sse = SseReader::open(&server.http, server.addr, &run, "", Some("NaN"))
         .await
         .unwrap();

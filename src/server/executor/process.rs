@@ -43,8 +43,16 @@ pub struct Launch<'a> {
 
 /// The supervisor: the process group's leader, running the step as its child. SIGTERM (sent
 /// by the kernel when the server dies, see `die_with_server`) or SIGHUP kills the whole group.
-/// Otherwise it waits for the step and exits with the step's status.
-const SUPERVISOR: &str = "trap 'kill -KILL 0' HUP TERM\nsh -c \"$1\" &\nwait $!";
+/// Otherwise it waits for the step and ends as the step did: with its exit status, or killed
+/// by the same signal (which `wait` reports as 128 + the signal's number). (The step runs as a
+/// background job, the only kind a trap can interrupt, so it starts with SIGINT and SIGQUIT
+/// ignored.)
+const SUPERVISOR: &str = "trap 'kill -KILL 0' HUP TERM
+sh -c \"$1\" &
+wait $!
+status=$?
+if [ $status -gt 128 ]; then trap - HUP TERM; kill -$((status - 128)) $$; fi
+exit $status";
 
 pub async fn run_attempt(launch: Launch<'_>, reporter: &mut Reporter) -> Attempt {
     let mut command = Command::new("sh");

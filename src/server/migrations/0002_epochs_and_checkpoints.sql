@@ -3,7 +3,6 @@
 -- replays events from one history onto state folded from another.
 ALTER TABLE runs ADD COLUMN epoch TEXT NOT NULL DEFAULT '';
 UPDATE runs SET epoch = lower(hex(randomblob(6)));
--- A checkpoint of the folded run state as of `state_seq`: loading a run folds only the events
--- after it, and a finished run (checkpointed at its last event) is not refolded at all.
+-- A checkpoint of the folded run state (as of the `seq` inside it): loading a run folds only the
+-- events after it, and a finished run (checkpointed at its last event) is not refolded at all.
 ALTER TABLE runs ADD COLUMN state TEXT;
-ALTER TABLE runs ADD COLUMN state_seq INTEGER NOT NULL DEFAULT 0;

@@ -226,10 +226,17 @@ impl Client {
 
     /// A snapshot replaces the local state (and its history).
     pub fn replace(&self, fresh: RunState, epoch: String) -> Flow {
-        *self.epoch.borrow_mut() = epoch;
+        let history_changed = self.epoch.replace(epoch) != *self.epoch.borrow();
         self.want_snapshot.set(false);
         if self.state.try_set(fresh).is_some() {
             return Flow::Gone;
+        }
+        if history_changed && !self.logs.borrow().is_empty() {
+            // Log positions belong to the old history too: read the open logs afresh.
+            for lines in self.logs.borrow().values() {
+                let _ = lines.try_set(Vec::new());
+            }
+            return Flow::Resync;
         }
         self.after_update()
     }
@@ -352,6 +359,10 @@ impl Client {
                     backoff.reset();
                     empty_attempts = 0;
                     failures = 0;
+                    if transport == Transport::WebSocket {
+                        // The WebSocket works (again): no fallback to return to.
+                        fallback = Transport::WebSocket;
+                    }
                 }
                 End::Dropped { received: false } => {
                     empty_attempts += 1;

@@ -55,6 +55,8 @@ pub async fn websocket(client: &Rc<Client>) -> End {
         return End::Dropped { received: false };
     };
     let (mut write, mut read) = socket.split();
+    // Attached first, so that a panel opening from now on reaches this session.
+    let mut ops = client.attach();
     // Sending waits for the socket to open, which a blocked WebSocket never does.
     let subscribe = async {
         for op in client.subscriptions() {
@@ -70,9 +72,9 @@ pub async fn websocket(client: &Rc<Client>) -> End {
         _ = TimeoutFuture::new(FIRST_FRAME_MS as u32).fuse() => false,
     };
     if !opened {
+        client.detach();
         return End::Dropped { received: false };
     }
-    let mut ops = client.attach();
     let end = async {
         let mut received = false;
         let mut heard = now_ms();
@@ -182,13 +184,17 @@ pub async fn sse(client: &Rc<Client>) -> End {
         return End::Dropped { received: false };
     };
     let started = now_ms();
+    let probe_at = started + f64::from(PROBE_AFTER_MS);
+    let mut next_log_poll = started + f64::from(POLL_MS);
     let mut received = false;
     loop {
-        let wait = if received {
-            POLL_MS
+        // Fixed deadlines: a busy stream must not keep postponing them.
+        let due = if received {
+            next_log_poll
         } else {
-            (started + FIRST_FRAME_MS - now_ms()).max(0.0) as u32
+            next_log_poll.min(started + FIRST_FRAME_MS)
         };
+        let wait = (due - now_ms()).max(0.0) as u32;
         futures::select! {
             message = stream.receiver.next() => {
                 let Some(SseMessage::Event(name, data)) = message else {
@@ -212,14 +218,18 @@ pub async fn sse(client: &Rc<Client>) -> End {
                 }
             }
             _ = TimeoutFuture::new(wait).fuse() => {
-                if !received {
+                let now = now_ms();
+                if !received && now >= started + FIRST_FRAME_MS {
                     return End::Dropped { received };
                 }
-                // Logs are not on the event stream: poll the followed ones.
-                if client.read_all_logs().await.is_err() {
-                    return End::Dropped { received };
+                if now >= next_log_poll {
+                    next_log_poll = now + f64::from(POLL_MS);
+                    // Logs are not on the event stream: poll the followed ones.
+                    if client.read_all_logs().await.is_err() {
+                        return End::Dropped { received };
+                    }
                 }
-                if now_ms() - started > f64::from(PROBE_AFTER_MS) {
+                if received && now >= probe_at {
                     return End::Probe;
                 }
             }
