@@ -18,7 +18,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
                 // Without JavaScript, what only works with it is hidden (the page says why), and
                 // the static view is not dimmed as if a live connection were down.
-                <noscript><style>".js-only { display: none !important; } .run-page.stale .graph-area { opacity: 1; } .run-page.stale .run-elapsed { text-decoration: none; color: inherit; }"</style></noscript>
+                <noscript><style>".js-only { display: none !important; } .run-page.stale .graph-area { opacity: 1 !important; } .run-page.stale .run-elapsed { text-decoration: none !important; color: inherit !important; }"</style></noscript>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>

@@ -65,6 +65,15 @@ mod tests {
             .env(OWNER_VAR, format!("{owner}-other"))
             .spawn()
             .unwrap();
+        // The kernel publishes a new program's environment a moment after `spawn` returns.
+        let environ = std::path::PathBuf::from(format!("/proc/{}/environ", mine.id()));
+        let marker = format!("{OWNER_VAR}={owner}");
+        for _ in 0..200 {
+            if carries(&environ, &marker) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
         assert_eq!(kill_leftovers(&owner), 1);
         assert!(!mine.wait().unwrap().success(), "killed");
         assert!(other.try_wait().unwrap().is_none(), "left alone");
