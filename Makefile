@@ -7,6 +7,11 @@
 #                build, cargo tests, Playwright end-to-end tests
 #   make e2e     only the end-to-end tests against target/debug/signalbox
 #                  make e2e E2E_ARGS="--project nojs"
+#   make bench   build the release binary and run the load generator's suite
+#                (3 repeats; prints the README's table of medians)
+#                  make bench BENCH_ARGS="fanout --subscribers 1000 --rate 5000"
+#   make bench-browser  frame times in headless Chromium while a 2,000-step run progresses
+#                  make bench-browser FRAMES_ARGS="--steps 500"
 #
 # CI runs `bash .ci/run`, which is `make test`.
 
@@ -27,6 +32,12 @@ ADDR ?=
 DATA_DIR ?=
 SERVE_ARGS := $(if $(ADDR),--addr $(ADDR)) $(if $(DATA_DIR),--data-dir $(DATA_DIR))
 
+# What `make bench` runs: `signalbox bench $(BENCH_ARGS)`.
+BENCH_ARGS ?= suite --repeat 3
+
+# What `make bench-browser` passes to end2end/bench/frames.mjs.
+FRAMES_ARGS ?=
+
 # Extra arguments for `playwright test`, e.g. E2E_ARGS="--project js -g marker".
 E2E_ARGS ?=
 
@@ -40,7 +51,7 @@ E2E_TIMEOUT ?= 20m
 TIMEOUT := timeout --kill-after=30s $(if $(CI),,--foreground)
 
 .PHONY: help run test setup setup-run build build-release fmt-check clippy clippy-ssr \
-        clippy-hydrate unit e2e serve clean
+        clippy-hydrate unit e2e serve bench bench-browser clean
 
 help:
 	@sed -n '1,/^$$/p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
@@ -85,10 +96,14 @@ build:
 	@echo "== cargo leptos build (debug)"
 	$(TIMEOUT) $(CARGO_TIMEOUT) cargo leptos build
 
+# Release site files go to target/site-release (the release binary looks there), so debug
+# and release builds never serve each other's wasm.
 build-release:
 	@echo "== cargo leptos build --release"
 	@command -v wasm-opt >/dev/null || { echo "wasm-opt not on PATH: run .ci/setup" >&2; exit 1; }
-	$(TIMEOUT) $(CARGO_TIMEOUT) cargo leptos build --release
+	LEPTOS_SITE_ROOT=target/site-release $(TIMEOUT) $(CARGO_TIMEOUT) cargo leptos build --release
+	@wasm=target/site-release/pkg/signalbox_bg.wasm; [ -f "$$wasm" ] || wasm=target/site-release/pkg/signalbox.wasm; \
+	  echo "== wasm bundle: $$(stat -c %s $$wasm) bytes, $$(gzip -9 -c $$wasm | wc -c) bytes gzipped ($$wasm)"
 
 unit:
 	@echo "== cargo test --features ssr"
@@ -97,6 +112,14 @@ unit:
 e2e:
 	@echo "== end-to-end tests (Playwright, target/debug/signalbox)"
 	E2E_TIMEOUT=$(E2E_TIMEOUT) .ci/e2e $(E2E_ARGS)
+
+bench: setup-run build-release
+	@echo "== signalbox bench $(BENCH_ARGS)"
+	./target/release/signalbox bench $(BENCH_ARGS)
+
+bench-browser: setup build-release
+	@echo "== browser frame times (end2end/bench/frames.mjs $(FRAMES_ARGS))"
+	node end2end/bench/frames.mjs $(FRAMES_ARGS)
 
 # Serve the last release build without rebuilding.
 serve:

@@ -5,11 +5,14 @@
 //! - [`api`]: wire types shared by both sides, and the server functions the pages call.
 //! - [`ui`]: Leptos components, rendered on the server and hydrated in the browser.
 //! - [`server`] (feature `ssr`): store, hub, executor, HTTP API, WebSocket, serving.
+//! - [`bench`] (feature `ssr`): the load generator behind `signalbox bench`.
 //!
 //! The browser entry point is [`hydrate`]; the server's is `main.rs`.
 #![recursion_limit = "256"]
 
 pub mod api;
+#[cfg(feature = "ssr")]
+pub mod bench;
 pub mod domain;
 #[cfg(feature = "ssr")]
 pub mod server;

@@ -1,4 +1,5 @@
-//! The `signalbox` binary: `serve` runs the server, `validate` checks pipeline files.
+//! The `signalbox` binary: `serve` runs the server, `validate` checks pipeline files, `bench`
+//! measures a server under load.
 
 #[cfg(feature = "ssr")]
 mod cli {
@@ -36,6 +37,8 @@ mod cli {
             )]
             allowed_origins: Vec<String>,
         },
+        /// Measure a server under load (latency, throughput, memory); see the README.
+        Bench(signalbox::bench::command::BenchArgs),
         /// Check pipeline files; exit status 1 with the errors if any.
         Validate {
             #[arg(required = true)]
@@ -65,6 +68,15 @@ mod cli {
                 };
                 signalbox::server::serve::run(listener, config, shutdown_signal()).await?;
                 Ok(ExitCode::SUCCESS)
+            }
+            Command::Bench(args) => {
+                let faultless = signalbox::bench::command::run(args).await?;
+                Ok(if faultless {
+                    ExitCode::SUCCESS
+                } else {
+                    eprintln!("bench: events were lost, duplicated or reordered");
+                    ExitCode::FAILURE
+                })
             }
             Command::Validate { files } => {
                 let (pipelines, problems) = read_pipelines(&files);

@@ -90,5 +90,36 @@ pub fn site_options(addr: SocketAddr) -> Result<LeptosOptions, ConfigError> {
     })?;
     let mut options = conf.leptos_options;
     options.site_addr = addr;
+    if std::env::var_os("LEPTOS_SITE_ROOT").is_none() {
+        options.site_root = profile_site_root(&options.site_root, cfg!(debug_assertions)).into();
+    }
     Ok(options)
+}
+
+/// Release builds keep their site files beside the debug ones (`target/site-release`), so
+/// that neither build overwrites the wasm the other one's pages load (`make build-release`
+/// builds into it).
+fn profile_site_root(site_root: &str, debug: bool) -> String {
+    if debug {
+        site_root.to_owned()
+    } else {
+        format!("{site_root}{RELEASE_SITE_SUFFIX}")
+    }
+}
+
+/// Appended to the site root of release builds.
+pub const RELEASE_SITE_SUFFIX: &str = "-release";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn release_builds_have_a_site_root_of_their_own() {
+        assert_eq!(profile_site_root("target/site", true), "target/site");
+        assert_eq!(
+            profile_site_root("target/site", false),
+            "target/site-release"
+        );
+    }
 }

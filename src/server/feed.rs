@@ -3,6 +3,7 @@
 //! no gap and no duplicate. Gaps (a subscriber that lagged behind the hub) are filled from the
 //! store; a position the server cannot honour exactly gets a snapshot flagged as a resync.
 
+use super::outbox::Outgoing;
 use super::runs::{RunError, Runs, Snapshot};
 use super::store::RunFilter;
 use crate::api::{Position, Resync, ServerFrame};
@@ -10,15 +11,13 @@ use crate::domain::{LogLine, Seq, StoredEvent};
 use std::future::Future;
 use std::sync::Arc;
 use tokio::sync::broadcast;
-use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
 /// A resume further behind than this gets a snapshot instead of a replay.
 pub const MAX_REPLAY: Seq = 20_000;
 /// Events or log lines per frame when replaying from the store.
 const PAGE: u32 = 500;
-/// Consecutive hub batches merged into one frame when they are already waiting.
-const MERGE: usize = 64;
 /// Runs a lagging `runs` topic subscriber is resent.
 const RUNS_RESYNC: u32 = 100;
 
@@ -29,7 +28,7 @@ pub struct Stop;
 /// Where a subscription's frames go.
 pub trait FrameSink: Sync {
     /// Queues a frame; `Err(Stop)` when the consumer is gone or was closed for being too slow.
-    fn send(&self, frame: ServerFrame) -> impl Future<Output = Result<(), Stop>> + Send;
+    fn send(&self, frame: Outgoing) -> impl Future<Output = Result<(), Stop>> + Send;
 }
 
 /// Where a client asks a run subscription to start.
@@ -84,7 +83,7 @@ async fn report(sink: &impl FrameSink, e: RunError) -> Result<(), Stop> {
         tracing::error!(error = %e, "live subscription failed");
         "internal"
     };
-    sink.send(error(code, e.to_string())).await?;
+    sink.send(error(code, e.to_string()).into()).await?;
     Err(Stop)
 }
 
@@ -136,11 +135,12 @@ pub async fn follow_run(
         }
         Start::Snapshot(reason) => {
             let seq = current.state.seq;
-            sink.send(snapshot_frame(run, current, reason)).await?;
+            sink.send(snapshot_frame(run, current, reason).into())
+                .await?;
             (seq, None)
         }
     };
-    sink.send(ServerFrame::Subscribed {
+    let subscribed = ServerFrame::Subscribed {
         run: Some(run.to_owned()),
         step: None,
         topic: None,
@@ -148,30 +148,29 @@ pub async fn follow_run(
         n: None,
         epoch: Some(epoch),
         recovered,
-    })
-    .await?;
+    };
+    sink.send(subscribed.into()).await?;
     let feed = subscription.receiver();
     loop {
-        let mut merged: Vec<StoredEvent> = match next_batch(feed, stop).await {
-            Some(Ok(first)) => first.to_vec(),
+        let batch = match next_batch(feed, stop).await {
+            Some(Ok(batch)) => batch,
             // The next batch shows the gap, which is filled from the store below.
             Some(Err(RecvError::Lagged(_))) => continue,
             Some(Err(RecvError::Closed)) | None => return Ok(()),
         };
-        for _ in 0..MERGE {
-            match feed.try_recv() {
-                Ok(more) => merged.extend(more.iter().cloned()),
-                Err(TryRecvError::Lagged(_)) => continue,
-                Err(_) => break,
-            }
+        if batch.first_seq() == Some(last + 1) {
+            // Caught up: the bytes serialised once for every subscriber.
+            last = batch.events.last().map_or(last, |e| e.seq);
+            sink.send(Outgoing::Shared(batch)).await?;
+            continue;
         }
-        let mut fresh: Vec<StoredEvent> = Vec::with_capacity(merged.len());
-        for event in merged {
+        let mut fresh: Vec<StoredEvent> = Vec::with_capacity(batch.events.len());
+        for event in batch.events.iter() {
             if event.seq <= last {
                 continue;
             }
             if event.seq > last + 1 {
-                // Every event of a merged frame is checked, not only the first: flush what
+                // Every event of a batch is checked, not only the first: flush what
                 // continues `last`, then fill the gap before this one.
                 send_events(run, std::mem::take(&mut fresh), sink).await?;
                 if event.seq - 1 - last > MAX_REPLAY {
@@ -180,7 +179,7 @@ pub async fn follow_run(
                         Err(e) => return report(sink, e).await,
                     };
                     last = current.state.seq;
-                    sink.send(snapshot_frame(run, current, Some(Resync::Lagged)))
+                    sink.send(snapshot_frame(run, current, Some(Resync::Lagged)).into())
                         .await?;
                     if event.seq <= last {
                         continue;
@@ -190,7 +189,7 @@ pub async fn follow_run(
                 }
             }
             last = event.seq;
-            fresh.push(event);
+            fresh.push(event.clone());
         }
         send_events(run, fresh, sink).await?;
     }
@@ -204,11 +203,11 @@ async fn send_events(
     if events.is_empty() {
         return Ok(());
     }
-    sink.send(ServerFrame::Events {
+    let frame = ServerFrame::Events {
         run: run.to_owned(),
         events,
-    })
-    .await
+    };
+    sink.send(frame.into()).await
 }
 
 /// Sends the stored events after `last` up to `target`, in pages, advancing `last`.
@@ -248,18 +247,15 @@ pub async fn follow_logs(
     match runs.snapshot(run).await {
         Ok(current) if current.state.steps.contains_key(step) => {}
         Ok(_) => {
-            sink.send(error(
-                "unknown_step",
-                format!("run `{run}` has no step `{step}`"),
-            ))
-            .await?;
+            let message = format!("run `{run}` has no step `{step}`");
+            sink.send(error("unknown_step", message).into()).await?;
             return Err(Stop);
         }
         Err(e) => return report(sink, e).await,
     }
     let mut last = after;
     log_catch_up(runs, run, step, &mut last, u64::MAX, sink).await?;
-    sink.send(ServerFrame::Subscribed {
+    let subscribed = ServerFrame::Subscribed {
         run: Some(run.to_owned()),
         step: Some(step.to_owned()),
         topic: None,
@@ -267,8 +263,8 @@ pub async fn follow_logs(
         n: Some(last),
         epoch: None,
         recovered: None,
-    })
-    .await?;
+    };
+    sink.send(subscribed.into()).await?;
     let feed = subscription.receiver();
     loop {
         let lines: Vec<LogLine> = match next_batch(feed, stop).await {
@@ -287,12 +283,12 @@ pub async fn follow_logs(
         let fresh: Vec<LogLine> = lines.into_iter().filter(|l| l.n > last).collect();
         if let Some(newest) = fresh.last() {
             last = newest.n;
-            sink.send(ServerFrame::Logs {
+            let frame = ServerFrame::Logs {
                 run: run.to_owned(),
                 step: step.to_owned(),
                 lines: fresh,
-            })
-            .await?;
+            };
+            sink.send(frame.into()).await?;
         }
     }
 }
@@ -314,12 +310,12 @@ async fn log_catch_up(
             break;
         };
         *last = newest;
-        sink.send(ServerFrame::Logs {
+        let frame = ServerFrame::Logs {
             run: run.to_owned(),
             step: step.to_owned(),
             lines,
-        })
-        .await?;
+        };
+        sink.send(frame.into()).await?;
     }
     Ok(())
 }
@@ -332,7 +328,7 @@ pub async fn follow_runs_topic(
     stop: &CancellationToken,
 ) -> Result<(), Stop> {
     let mut feed = runs.hub().subscribe_runs();
-    sink.send(ServerFrame::Subscribed {
+    let subscribed = ServerFrame::Subscribed {
         run: None,
         step: None,
         topic: Some("runs".into()),
@@ -340,18 +336,18 @@ pub async fn follow_runs_topic(
         n: None,
         epoch: None,
         recovered: None,
-    })
-    .await?;
+    };
+    sink.send(subscribed.into()).await?;
     loop {
         let Some(received) = next_batch(&mut feed, stop).await else {
             return Ok(());
         };
         match received {
             Ok(summary) => {
-                sink.send(ServerFrame::Run {
+                let frame = ServerFrame::Run {
                     run: (*summary).clone(),
-                })
-                .await?
+                };
+                sink.send(frame.into()).await?
             }
             Err(RecvError::Lagged(_)) => {
                 // Everything queued is older than the list read now.
@@ -361,7 +357,7 @@ pub async fn follow_runs_topic(
                     ..RunFilter::default()
                 };
                 match runs.list(&filter).await {
-                    Ok(list) => sink.send(ServerFrame::Runs { runs: list }).await?,
+                    Ok(list) => sink.send(ServerFrame::Runs { runs: list }.into()).await?,
                     Err(e) => return report(sink, e).await,
                 }
             }

@@ -5,7 +5,9 @@
 //! Events and logs travel on separate channels (one per run, one per step of a run), so a
 //! chatty step's log can never make the run's event subscribers lag.
 
-use crate::domain::{LogLine, RunSummary, StoredEvent};
+use crate::domain::{LogLine, RunSummary, Seq, StoredEvent};
+use axum::extract::ws::Utf8Bytes;
+use serde::Serialize;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};
@@ -46,10 +48,18 @@ impl<K: Clone + Eq + Hash, T> Channels<K, T> {
 
     /// Publishes to the key's subscribers, if any.
     pub fn publish(&self, key: &K, value: T) {
-        let senders = self.senders.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(sender) = senders.get(key) {
+        self.publish_with(key, || value)
+    }
+
+    /// Publishes what `make` builds, building it only when someone listens.
+    pub fn publish_with(&self, key: &K, make: impl FnOnce() -> T) {
+        let sender = {
+            let senders = self.senders.lock().unwrap_or_else(|e| e.into_inner());
+            senders.get(key).cloned()
+        };
+        if let Some(sender) = sender {
             // No receiver left is fine: the last one's drop removes the channel.
-            let _ = sender.send(Arc::new(value));
+            let _ = sender.send(Arc::new(make()));
         }
     }
 
@@ -90,8 +100,40 @@ impl<K: Clone + Eq + Hash, T> Drop for Subscription<K, T> {
     }
 }
 
-/// Consecutive stored events of one run, in seq order.
-pub type EventBatch = Vec<StoredEvent>;
+/// Consecutive stored events of one run, in seq order, with their `events` frame serialised
+/// once for every subscriber: a connection that is caught up sends these very bytes.
+#[derive(Debug, PartialEq)]
+pub struct EventBatch {
+    pub events: Vec<StoredEvent>,
+    pub frame: Utf8Bytes,
+}
+
+/// The `events` frame of PROTOCOL.md, serialised from borrowed events (the same bytes as
+/// `ServerFrame::Events`).
+#[derive(Serialize)]
+#[serde(tag = "type", rename = "events")]
+struct EventsFrame<'a> {
+    run: &'a str,
+    events: &'a [StoredEvent],
+}
+
+impl EventBatch {
+    pub fn new(run: &str, events: Vec<StoredEvent>) -> EventBatch {
+        let frame = serde_json::to_string(&EventsFrame {
+            run,
+            events: &events,
+        })
+        .expect("events serialise");
+        EventBatch {
+            events,
+            frame: frame.into(),
+        }
+    }
+
+    pub fn first_seq(&self) -> Option<Seq> {
+        self.events.first().map(|e| e.seq)
+    }
+}
 /// Consecutive log lines of one step.
 pub type LogBatch = Vec<LogLine>;
 /// A step's log channel: (run, step).
@@ -129,6 +171,12 @@ impl Hub {
         self.topic.subscribe()
     }
 
+    /// Publishes a run's newly stored events (serialised once, if anyone listens).
+    pub fn publish_events(&self, run: &str, events: Vec<StoredEvent>) {
+        self.events
+            .publish_with(&run.to_owned(), || EventBatch::new(run, events));
+    }
+
     pub fn publish_run(&self, summary: RunSummary) {
         // No subscribers is fine: nobody is watching the run list.
         let _ = self.topic.send(Arc::new(summary));
@@ -152,6 +200,25 @@ mod tests {
         assert_eq!(hub.logs.len(), 1, "log channels are separate");
         drop(logs);
         assert_eq!(hub.logs.len(), 0);
+    }
+
+    #[test]
+    fn a_shared_events_frame_is_the_protocol_frame() {
+        use crate::api::ServerFrame;
+        use crate::domain::EventKind;
+        let events = vec![StoredEvent {
+            seq: 3,
+            kind: EventKind::StepStarted { step: "a".into() },
+            id: Some("k".into()),
+            ts: chrono::Utc::now(),
+        }];
+        let batch = EventBatch::new("r1", events.clone());
+        let owned = ServerFrame::Events {
+            run: "r1".into(),
+            events,
+        };
+        assert_eq!(batch.frame.as_str(), serde_json::to_string(&owned).unwrap());
+        assert_eq!(batch.first_seq(), Some(3));
     }
 
     #[test]

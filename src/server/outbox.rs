@@ -4,6 +4,7 @@
 //! else, and its memory stays bounded by the queue.
 
 use super::feed::{FrameSink, Stop};
+use super::hub::EventBatch;
 use crate::api::ServerFrame;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -63,6 +64,20 @@ impl CloseReason {
     };
 }
 
+/// What a live connection sends: a frame of its own, or a published batch of events whose
+/// frame was serialised once for all subscribers.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outgoing {
+    Frame(ServerFrame),
+    Shared(Arc<EventBatch>),
+}
+
+impl From<ServerFrame> for Outgoing {
+    fn from(frame: ServerFrame) -> Self {
+        Outgoing::Frame(frame)
+    }
+}
+
 /// Closes a connection once, with the first reason given.
 #[derive(Clone, Default)]
 pub struct Closer {
@@ -95,7 +110,7 @@ impl Closer {
 /// The sending side of a connection's queue: subscriptions push frames here.
 #[derive(Clone)]
 pub struct Outbox {
-    queue: mpsc::Sender<ServerFrame>,
+    queue: mpsc::Sender<Outgoing>,
     write_deadline: Duration,
     closer: Closer,
 }
@@ -106,7 +121,7 @@ impl Outbox {
         capacity: usize,
         write_deadline: Duration,
         closer: Closer,
-    ) -> (Outbox, mpsc::Receiver<ServerFrame>) {
+    ) -> (Outbox, mpsc::Receiver<Outgoing>) {
         let (queue, receiver) = mpsc::channel(capacity);
         let outbox = Outbox {
             queue,
@@ -124,7 +139,7 @@ impl Outbox {
     /// Queues a frame now if there is room; a full queue closes the connection as too slow.
     /// For frames whose sender must not wait (the connection's own replies).
     pub fn try_send(&self, frame: ServerFrame) -> Result<(), Stop> {
-        match self.queue.try_send(frame) {
+        match self.queue.try_send(frame.into()) {
             Ok(()) => Ok(()),
             Err(mpsc::error::TrySendError::Full(_)) => {
                 self.closer.close(CloseReason::SLOW);
@@ -136,7 +151,7 @@ impl Outbox {
 }
 
 impl FrameSink for Outbox {
-    async fn send(&self, frame: ServerFrame) -> Result<(), Stop> {
+    async fn send(&self, frame: Outgoing) -> Result<(), Stop> {
         if self.closer.is_closed() {
             return Err(Stop);
         }
@@ -163,12 +178,12 @@ mod tests {
     async fn a_full_queue_past_the_deadline_closes_as_slow() {
         let closer = Closer::default();
         let (outbox, mut receiver) = Outbox::new(1, Duration::from_millis(20), closer.clone());
-        outbox.send(ServerFrame::Heartbeat).await.unwrap();
-        assert!(outbox.send(ServerFrame::Heartbeat).await.is_err());
+        outbox.send(ServerFrame::Heartbeat.into()).await.unwrap();
+        assert!(outbox.send(ServerFrame::Heartbeat.into()).await.is_err());
         assert_eq!(closer.reason(), Some(CloseReason::SLOW));
         // The first reason wins; later ones do not overwrite it.
         closer.close(CloseReason::RESTART);
         assert_eq!(closer.reason(), Some(CloseReason::SLOW));
-        assert_eq!(receiver.recv().await, Some(ServerFrame::Heartbeat));
+        assert_eq!(receiver.recv().await, Some(ServerFrame::Heartbeat.into()));
     }
 }

@@ -223,8 +223,7 @@ impl Runs {
         items: Vec<IngestItem>,
     ) -> Result<Vec<Option<Seq>>, RunError> {
         let run = lease.run.clone();
-        let cached = self.loaded(lease).await?;
-        let mut next = cached.snapshot.state.clone();
+        self.loaded(lease).await?;
         let first_of_id = same_id_items(&items)?;
         let ids: Vec<&str> = first_of_id.keys().copied().collect();
         let known = if ids.is_empty() {
@@ -232,80 +231,39 @@ impl Runs {
         } else {
             self.store.seqs_for_ids(&run, &ids).await?
         };
-        let now = Utc::now();
-        let mut assigned: HashMap<&str, Seq> = HashMap::new();
-        let mut fresh: Vec<StoredEvent> = Vec::new();
-        let mut logs: Vec<LogAppend> = Vec::new();
-        let mut seqs = Vec::with_capacity(items.len());
-        for (index, item) in items.iter().enumerate() {
-            let reject = |problem: String| RunError::Rejected { index, problem };
-            match item {
-                IngestItem::Event(event) => {
-                    if let Some(id) = event.id.as_deref() {
-                        if let Some(seq) = known.get(id).or_else(|| assigned.get(id)) {
-                            seqs.push(Some(*seq));
-                            continue;
-                        }
-                    }
-                    event.validate().map_err(|e| reject(e.to_string()))?;
-                    let stored = event.clone().into_stored(next.seq + 1, now);
-                    next.apply(&stored).map_err(|e| reject(e.to_string()))?;
-                    if let Some(id) = event.id.as_deref() {
-                        assigned.insert(id, stored.seq);
-                    }
-                    seqs.push(Some(stored.seq));
-                    fresh.push(stored);
+        // The state is taken out of the cache and changed in place (no copy of a big run per
+        // request); it goes back only once it matches the store. A rejected request or a
+        // failed commit leaves the cache empty, and the next operation reloads the store.
+        let mut cached = lease.cached().take().expect("loaded above");
+        let before = cached.snapshot.state.seq;
+        let applied = apply_items(&mut cached.snapshot.state, &items, &known);
+        let Applied { fresh, logs, seqs } = match applied {
+            Ok(applied) => applied,
+            Err(e) => {
+                if cached.snapshot.state.seq == before {
+                    *lease.cached() = Some(cached);
                 }
-                IngestItem::Logs {
-                    step,
-                    stream,
-                    lines,
-                } => {
-                    if !next.steps.contains_key(step) {
-                        return Err(reject(format!("`step`: the run has no step `{step}`")));
-                    }
-                    if !matches!(stream.as_str(), "stdout" | "stderr" | "system") {
-                        return Err(reject(format!(
-                            "`stream` must be stdout, stderr or system, got `{stream}`"
-                        )));
-                    }
-                    logs.push(LogAppend {
-                        step: step.clone(),
-                        stream: stream.clone(),
-                        lines: lines.iter().map(|l| clip_line(l)).collect(),
-                    });
-                    seqs.push(None);
-                }
+                return Err(e);
             }
-        }
+        };
         if fresh.is_empty() && logs.iter().all(|l| l.lines.is_empty()) {
+            *lease.cached() = Some(cached);
             return Ok(seqs);
         }
-        let summary = next.summary();
-        let finished = next.status.is_terminal();
+        let state = &cached.snapshot.state;
         let checkpoint =
-            (finished || next.seq >= cached.checkpoint_seq + CHECKPOINT_EVERY).then_some(&next);
-        // Until the commit is known to have happened the cached state is unknown: should the
-        // commit fail, the next operation reloads the store.
-        let checkpoint_seq = checkpoint.map_or(cached.checkpoint_seq, |s| s.seq);
-        let epoch = std::mem::take(&mut cached.snapshot.epoch);
-        *lease.cached() = None;
+            state.status.is_terminal() || state.seq >= cached.checkpoint_seq + CHECKPOINT_EVERY;
         let numbered = self
             .store
-            .commit(Commit {
-                run: &run,
-                events: &fresh,
-                summary: &summary,
-                logs: &logs,
-                checkpoint,
-            })
+            .commit(Commit::new(&run, &fresh, logs, state, checkpoint))
             .await?;
-        *lease.cached() = Some(Cached {
-            snapshot: Snapshot { state: next, epoch },
-            checkpoint_seq,
-        });
-        if !fresh.is_empty() {
-            self.hub.events.publish(&run, fresh);
+        if checkpoint {
+            cached.checkpoint_seq = state.seq;
+        }
+        let summary = (!fresh.is_empty()).then(|| state.summary());
+        *lease.cached() = Some(cached);
+        if let Some(summary) = summary {
+            self.hub.publish_events(&run, fresh);
             self.hub.publish_run(summary);
         }
         for (step, lines) in numbered.into_iter().filter(|(_, lines)| !lines.is_empty()) {
@@ -397,6 +355,72 @@ impl Runs {
         }
         Ok(lease.cached().as_mut().expect("loaded above"))
     }
+}
+
+/// What a request changes: the new events, log lines to store, and each item's seq.
+struct Applied {
+    fresh: Vec<StoredEvent>,
+    logs: Vec<LogAppend>,
+    seqs: Vec<Option<Seq>>,
+}
+
+/// Validates and applies a request's items to `state`, numbering its new events. Events whose
+/// idempotency key is `known` (stored before) or repeated in the request get their first seq
+/// and change nothing. On error `state` may hold some of the request's events.
+fn apply_items(
+    state: &mut RunState,
+    items: &[IngestItem],
+    known: &HashMap<String, Seq>,
+) -> Result<Applied, RunError> {
+    let now = Utc::now();
+    let mut assigned: HashMap<&str, Seq> = HashMap::new();
+    let mut applied = Applied {
+        fresh: Vec::new(),
+        logs: Vec::new(),
+        seqs: Vec::with_capacity(items.len()),
+    };
+    for (index, item) in items.iter().enumerate() {
+        let reject = |problem: String| RunError::Rejected { index, problem };
+        match item {
+            IngestItem::Event(event) => {
+                if let Some(id) = event.id.as_deref() {
+                    if let Some(seq) = known.get(id).or_else(|| assigned.get(id)) {
+                        applied.seqs.push(Some(*seq));
+                        continue;
+                    }
+                }
+                event.validate().map_err(|e| reject(e.to_string()))?;
+                let stored = event.clone().into_stored(state.seq + 1, now);
+                state.apply(&stored).map_err(|e| reject(e.to_string()))?;
+                if let Some(id) = event.id.as_deref() {
+                    assigned.insert(id, stored.seq);
+                }
+                applied.seqs.push(Some(stored.seq));
+                applied.fresh.push(stored);
+            }
+            IngestItem::Logs {
+                step,
+                stream,
+                lines,
+            } => {
+                if !state.steps.contains_key(step) {
+                    return Err(reject(format!("`step`: the run has no step `{step}`")));
+                }
+                if !matches!(stream.as_str(), "stdout" | "stderr" | "system") {
+                    return Err(reject(format!(
+                        "`stream` must be stdout, stderr or system, got `{stream}`"
+                    )));
+                }
+                applied.logs.push(LogAppend {
+                    step: step.clone(),
+                    stream: stream.clone(),
+                    lines: lines.iter().map(|l| clip_line(l)).collect(),
+                });
+                applied.seqs.push(None);
+            }
+        }
+    }
+    Ok(applied)
 }
 
 /// Runs a unit of work to its end in a task of its own, so that the caller going away (an HTTP

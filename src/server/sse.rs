@@ -8,9 +8,10 @@
 
 use super::error::AppError;
 use super::feed::{follow_run, Resume};
-use super::outbox::{Closer, Outbox};
+use super::outbox::{Closer, Outbox, Outgoing};
 use super::state::AppState;
 use crate::api::{Position, ServerFrame};
+use crate::domain::StoredEvent;
 use axum::http::{header, HeaderMap};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -71,13 +72,21 @@ pub async fn stream_run(
     Ok(Sse::new(events).keep_alive(keep_alive).into_response())
 }
 
+fn event_messages(events: &[StoredEvent]) -> Vec<Result<Event, Infallible>> {
+    events
+        .iter()
+        .map(|event| Ok(Event::default().id(event.seq.to_string()).data(json(event))))
+        .collect()
+}
+
 /// The SSE messages of one frame.
-fn messages(frame: ServerFrame) -> Vec<Result<Event, Infallible>> {
+fn messages(outgoing: Outgoing) -> Vec<Result<Event, Infallible>> {
+    let frame = match outgoing {
+        Outgoing::Shared(batch) => return event_messages(&batch.events),
+        Outgoing::Frame(frame) => frame,
+    };
     match frame {
-        ServerFrame::Events { events, .. } => events
-            .iter()
-            .map(|event| Ok(Event::default().id(event.seq.to_string()).data(json(event))))
-            .collect(),
+        ServerFrame::Events { events, .. } => event_messages(&events),
         ServerFrame::Snapshot { seq, .. } => vec![Ok(Event::default()
             .event("snapshot")
             .id(seq.to_string())

@@ -1,6 +1,10 @@
-//! Durable storage of runs, events and logs in SQLite (WAL). Every write is one transaction:
-//! a run's events get their gapless `seq` in the same transaction that stores them, and a
-//! request's events and log lines are stored together or not at all.
+//! Durable storage of runs, events and logs in SQLite (WAL). A request's events and log lines
+//! are stored together or not at all, and its answer waits for the fsync.
+//!
+//! Group commit: ingest commits go to one writer task, which stores every commit waiting for it
+//! in one transaction (each in a savepoint of its own, so one failing commit fails alone) and
+//! pays one fsync for all of them. Under load, requests of many runs share each fsync; alone, a
+//! request is committed at once.
 
 use crate::domain::{Graph, LogLine, RunState, RunSummary, Seq, Status, StoredEvent};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -8,12 +12,18 @@ use futures::future::BoxFuture;
 use sqlx::error::BoxDynError;
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::{Connection, QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
-use tokio::sync::Mutex;
+use tokio::sync::{mpsc, oneshot, Mutex};
+
+/// Commits stored by one transaction at most.
+const GROUP_LIMIT: usize = 512;
+/// Rows per multi-row INSERT (4 or 5 values each, well under SQLite's variable limit).
+const ROWS_PER_INSERT: usize = 500;
 
 #[derive(Debug, Error)]
 pub enum StoreError {
@@ -23,6 +33,11 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data of run `{run}` is unreadable: {detail}")]
     Corrupt { run: String, detail: String },
+    /// The group transaction this commit was part of failed as a whole.
+    #[error("database commit failed: {0}")]
+    Group(String),
+    #[error("the store is closed")]
+    Closed,
 }
 
 /// A run as stored: identity, its graph, and the latest summary.
@@ -48,15 +63,63 @@ pub struct RunFilter {
     pub limit: u32,
 }
 
-/// One request's writes to one run, stored all or nothing.
-pub struct Commit<'a> {
-    pub run: &'a str,
+/// One request's writes to one run, stored all or nothing. Serialised by the caller, so the
+/// one writer task only runs SQL.
+pub struct Commit {
+    pub run: String,
     /// Numbered by the caller, continuing the run's `last_seq`.
-    pub events: &'a [StoredEvent],
-    pub summary: &'a RunSummary,
-    pub logs: &'a [LogAppend],
-    /// The folded state after these events, to load from instead of refolding.
-    pub checkpoint: Option<&'a RunState>,
+    pub events: Vec<EventRow>,
+    /// The run's new summary and status, when events changed them.
+    pub summary: Option<(Status, Seq, String)>,
+    pub logs: Vec<LogAppend>,
+    /// The folded state after these events (JSON), to load from instead of refolding.
+    pub checkpoint: Option<String>,
+}
+
+/// A stored event as a row: its seq, idempotency key and JSON body.
+pub struct EventRow {
+    pub seq: Seq,
+    pub id: Option<String>,
+    pub body: String,
+}
+
+impl EventRow {
+    pub fn of(event: &StoredEvent) -> EventRow {
+        EventRow {
+            seq: event.seq,
+            id: event.id.clone(),
+            body: json(event),
+        }
+    }
+}
+
+impl Commit {
+    /// The commit of `events` (and `logs`) leaving the run in `state`; with a checkpoint of
+    /// that state when `checkpoint` is true.
+    pub fn new(
+        run: &str,
+        events: &[StoredEvent],
+        logs: Vec<LogAppend>,
+        state: &RunState,
+        checkpoint: bool,
+    ) -> Commit {
+        let summary = state.summary();
+        Commit {
+            run: run.to_owned(),
+            events: events.iter().map(EventRow::of).collect(),
+            summary: (!events.is_empty()).then(|| (summary.status, summary.seq, json(&summary))),
+            logs,
+            checkpoint: checkpoint.then(|| json(state)),
+        }
+    }
+}
+
+/// Numbered log lines per step, as a commit stored them.
+pub type Numbered = Vec<(String, Vec<LogLine>)>;
+
+struct Job {
+    commit: Commit,
+    done: oneshot::Sender<Result<Numbered, StoreError>>,
 }
 
 /// Log lines of one step to append in a commit; numbers are assigned by the store.
@@ -70,7 +133,10 @@ pub struct Store {
     pool: SqlitePool,
     /// SQLite has one writer; serialising write transactions here avoids busy-upgrade failures
     /// of concurrent deferred transactions.
-    write: Mutex<()>,
+    write: Arc<Mutex<()>>,
+    /// The group-commit writer's queue. Unbounded because every job has a caller waiting for
+    /// its answer: the number of requests in flight bounds it.
+    commits: mpsc::UnboundedSender<Job>,
 }
 
 /// The schema's migrations, embedded in the binary and applied in order at start.
@@ -132,9 +198,13 @@ impl Store {
             .connect_with(options)
             .await?;
         Migrator::new(Embedded).await?.run(&pool).await?;
+        let write = Arc::new(Mutex::new(()));
+        let (commits, queue) = mpsc::unbounded_channel();
+        tokio::spawn(write_groups(pool.clone(), Arc::clone(&write), queue));
         Ok(Store {
             pool,
-            write: Mutex::new(()),
+            write,
+            commits,
         })
     }
 
@@ -249,92 +319,30 @@ impl Store {
         ids: &[&str],
     ) -> Result<HashMap<String, Seq>, StoreError> {
         let mut found = HashMap::new();
-        for id in ids {
-            let row = sqlx::query("SELECT seq FROM events WHERE run_id = ? AND event_id = ?")
-                .bind(run)
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
-            if let Some(row) = row {
-                found.insert((*id).to_owned(), row.get::<i64, _>(0) as Seq);
+        for chunk in ids.chunks(ROWS_PER_INSERT) {
+            let mut query: QueryBuilder<Sqlite> =
+                QueryBuilder::new("SELECT event_id, seq FROM events WHERE run_id = ");
+            query.push_bind(run).push(" AND event_id IN (");
+            let mut list = query.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
+            }
+            query.push(")");
+            for row in query.build().fetch_all(&self.pool).await? {
+                found.insert(row.get::<String, _>(0), row.get::<i64, _>(1) as Seq);
             }
         }
         Ok(found)
     }
 
-    /// Stores events (already numbered by the caller, continuing `last_seq`), the new summary,
-    /// log lines and, when given, a checkpoint of the folded state, in one transaction.
-    /// Returns the numbered log lines per step.
-    pub async fn commit(
-        &self,
-        commit: Commit<'_>,
-    ) -> Result<Vec<(String, Vec<LogLine>)>, StoreError> {
-        let Commit {
-            run,
-            events,
-            summary,
-            logs,
-            checkpoint,
-        } = commit;
-        let _write = self.write.lock().await;
-        let mut tx = self.pool.begin().await?;
-        for event in events {
-            sqlx::query("INSERT INTO events (run_id, seq, event_id, body) VALUES (?, ?, ?, ?)")
-                .bind(run)
-                .bind(bind_seq(event.seq))
-                .bind(&event.id)
-                .bind(json(event))
-                .execute(&mut *tx)
-                .await?;
-        }
-        if !events.is_empty() {
-            sqlx::query("UPDATE runs SET status = ?, last_seq = ?, summary = ? WHERE id = ?")
-                .bind(summary.status.as_str())
-                .bind(bind_seq(summary.seq))
-                .bind(json(summary))
-                .bind(run)
-                .execute(&mut *tx)
-                .await?;
-        }
-        if let Some(state) = checkpoint {
-            sqlx::query("UPDATE runs SET state = ? WHERE id = ?")
-                .bind(json(state))
-                .bind(run)
-                .execute(&mut *tx)
-                .await?;
-        }
-        let mut numbered = Vec::with_capacity(logs.len());
-        for batch in logs {
-            let last: i64 =
-                sqlx::query("SELECT COALESCE(MAX(n), 0) FROM logs WHERE run_id = ? AND step = ?")
-                    .bind(run)
-                    .bind(&batch.step)
-                    .fetch_one(&mut *tx)
-                    .await?
-                    .get(0);
-            let mut lines = Vec::with_capacity(batch.lines.len());
-            for (k, line) in batch.lines.iter().enumerate() {
-                let n = last as u64 + k as u64 + 1;
-                sqlx::query(
-                    "INSERT INTO logs (run_id, step, n, stream, line) VALUES (?, ?, ?, ?, ?)",
-                )
-                .bind(run)
-                .bind(&batch.step)
-                .bind(n as i64)
-                .bind(&batch.stream)
-                .bind(line)
-                .execute(&mut *tx)
-                .await?;
-                lines.push(LogLine {
-                    n,
-                    stream: batch.stream.clone(),
-                    line: line.clone(),
-                });
-            }
-            numbered.push((batch.step.clone(), lines));
-        }
-        tx.commit().await?;
-        Ok(numbered)
+    /// Stores a commit (in a group with whatever else is waiting) and answers once it is
+    /// durable. Returns the numbered log lines per step.
+    pub async fn commit(&self, commit: Commit) -> Result<Numbered, StoreError> {
+        let (done, answer) = oneshot::channel();
+        self.commits
+            .send(Job { commit, done })
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
     }
 
     /// Stored events after `since`, in seq order, at most `limit`.
@@ -386,6 +394,129 @@ impl Store {
             })
             .collect())
     }
+}
+
+/// The writer task: takes every commit waiting, stores them in one transaction (one savepoint
+/// each), and answers each once the transaction is durable.
+async fn write_groups(
+    pool: SqlitePool,
+    write: Arc<Mutex<()>>,
+    mut queue: mpsc::UnboundedReceiver<Job>,
+) {
+    let mut jobs = Vec::new();
+    while queue.recv_many(&mut jobs, GROUP_LIMIT).await > 0 {
+        let group = std::mem::take(&mut jobs);
+        let _write = write.lock().await;
+        let outcomes = write_group(&pool, &group).await;
+        match outcomes {
+            Ok(outcomes) => {
+                for (job, outcome) in group.into_iter().zip(outcomes) {
+                    let _ = job.done.send(outcome);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, commits = group.len(), "group commit failed");
+                for job in group {
+                    let _ = job.done.send(Err(StoreError::Group(e.to_string())));
+                }
+            }
+        }
+    }
+}
+
+async fn write_group(
+    pool: &SqlitePool,
+    group: &[Job],
+) -> Result<Vec<Result<Numbered, StoreError>>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let mut outcomes = Vec::with_capacity(group.len());
+    for job in group {
+        // A transaction begun inside one is a savepoint.
+        let mut savepoint = Connection::begin(&mut *tx).await?;
+        match write_commit(&mut savepoint, &job.commit).await {
+            Ok(numbered) => {
+                savepoint.commit().await?;
+                outcomes.push(Ok(numbered));
+            }
+            Err(e) => {
+                savepoint.rollback().await?;
+                outcomes.push(Err(StoreError::Db(e)));
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(outcomes)
+}
+
+/// One commit's rows; events and log lines in multi-row INSERTs.
+async fn write_commit(
+    conn: &mut SqliteConnection,
+    commit: &Commit,
+) -> Result<Numbered, sqlx::Error> {
+    let run = commit.run.as_str();
+    for rows in commit.events.chunks(ROWS_PER_INSERT) {
+        let mut insert: QueryBuilder<Sqlite> =
+            QueryBuilder::new("INSERT INTO events (run_id, seq, event_id, body) ");
+        insert.push_values(rows, |mut values, row| {
+            values
+                .push_bind(run)
+                .push_bind(bind_seq(row.seq))
+                .push_bind(&row.id)
+                .push_bind(&row.body);
+        });
+        insert.build().execute(&mut *conn).await?;
+    }
+    if let Some((status, seq, summary)) = &commit.summary {
+        sqlx::query("UPDATE runs SET status = ?, last_seq = ?, summary = ? WHERE id = ?")
+            .bind(status.as_str())
+            .bind(bind_seq(*seq))
+            .bind(summary)
+            .bind(run)
+            .execute(&mut *conn)
+            .await?;
+    }
+    if let Some(state) = &commit.checkpoint {
+        sqlx::query("UPDATE runs SET state = ? WHERE id = ?")
+            .bind(state)
+            .bind(run)
+            .execute(&mut *conn)
+            .await?;
+    }
+    let mut numbered = Vec::with_capacity(commit.logs.len());
+    for batch in &commit.logs {
+        let last: i64 =
+            sqlx::query("SELECT COALESCE(MAX(n), 0) FROM logs WHERE run_id = ? AND step = ?")
+                .bind(run)
+                .bind(&batch.step)
+                .fetch_one(&mut *conn)
+                .await?
+                .get(0);
+        let lines: Vec<LogLine> = batch
+            .lines
+            .iter()
+            .enumerate()
+            .map(|(k, line)| LogLine {
+                n: last as u64 + k as u64 + 1,
+                stream: batch.stream.clone(),
+                line: line.clone(),
+            })
+            .collect();
+        for rows in lines.chunks(ROWS_PER_INSERT) {
+            let mut insert: QueryBuilder<Sqlite> =
+                QueryBuilder::new("INSERT INTO logs (run_id, step, n, stream, line) ");
+            insert.push_values(rows, |mut values, line| {
+                values
+                    .push_bind(run)
+                    .push_bind(&batch.step)
+                    .push_bind(bind_seq(line.n))
+                    .push_bind(&line.stream)
+                    .push_bind(&line.line);
+            });
+            insert.build().execute(&mut *conn).await?;
+        }
+        numbered.push((batch.step.clone(), lines));
+    }
+    Ok(numbered)
 }
 
 fn json<T: serde::Serialize>(value: &T) -> String {

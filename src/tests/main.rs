@@ -5,6 +5,7 @@ mod proxy;
 mod support;
 
 mod api;
+mod bench;
 mod chaos;
 mod crash;
 mod executor;

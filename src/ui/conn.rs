@@ -29,6 +29,9 @@ pub enum Conn {
     /// Server-rendered, before the browser has connected.
     Connecting,
     Live(Transport),
+    /// Connected, but the page paints changes later than it should (a slow machine or a huge
+    /// graph): what is on screen may be behind.
+    Behind(Transport),
     /// Lost; retrying with backoff.
     Reconnecting,
     /// Several attempts failed; still retrying, more slowly.
@@ -44,6 +47,7 @@ impl Conn {
         match self {
             Conn::Connecting => "connecting",
             Conn::Live(_) => "live",
+            Conn::Behind(_) => "behind",
             Conn::Reconnecting => "reconnecting",
             Conn::Offline => "offline",
             Conn::Final => "final",
@@ -57,6 +61,7 @@ impl Conn {
             Conn::Live(Transport::WebSocket) => "Live",
             Conn::Live(Transport::Sse) => "Live (SSE)",
             Conn::Live(Transport::Polling) => "Live (polling)",
+            Conn::Behind(_) => "Catching up…",
             Conn::Reconnecting => "Reconnecting…",
             Conn::Offline => "Offline",
             Conn::Final => "Finished",
@@ -71,7 +76,7 @@ impl Conn {
 
     pub fn transport(self) -> Option<&'static str> {
         match self {
-            Conn::Live(transport) => Some(transport.as_str()),
+            Conn::Live(transport) | Conn::Behind(transport) => Some(transport.as_str()),
             _ => None,
         }
     }

@@ -1,29 +1,27 @@
-//! The SVG workflow graph. The layout is a pure function of the graph, computed once here on
-//! each side; the run state arrives as a signal and each node, edge and marker reads only its
-//! own step's slice of it through a memo.
+//! The SVG workflow graph. The layout is a pure function of the graph, computed once (by the
+//! server when it can); each node, edge and marker reads only its own step's signal
+//! ([`StepSignals`]), and only the selected node and the one before it react to a selection.
 
 mod edge;
 mod icons;
 mod marker;
 mod node;
+mod steps;
+
+pub use steps::StepSignals;
 
 use crate::domain::layout::{NODE_H, NODE_W};
-use crate::domain::{Graph, Layout, RunState, StepState};
+use crate::domain::{Graph, Layout};
 use edge::EdgeView;
 use leptos::prelude::*;
 use marker::MarkerView;
 use node::NodeView;
 use std::sync::Arc;
 
-/// A memo of one step's state, so a change to another step does not touch this node.
-fn step_memo(state: Signal<RunState>, id: String) -> Memo<StepState> {
-    Memo::new(move |_| state.with(|s| s.steps.get(&id).cloned().unwrap_or_default()))
-}
-
 #[component]
 pub fn GraphView(
     graph: Graph,
-    #[prop(into)] state: Signal<RunState>,
+    steps: StepSignals,
     /// Nodes link to `?step=<id>` (the details panel); off where no run exists.
     link_steps: bool,
     /// The step whose panel is open.
@@ -43,18 +41,19 @@ pub fn GraphView(
         .edges
         .iter()
         .map(|edge| {
-            let from = step_memo(state, edge.from.clone());
+            let from = steps.get(&edge.from);
             view! { <EdgeView from_state=from from=edge.from.clone() to=edge.to.clone() d=edge.path.to_svg()/> }
         })
         .collect_view();
+    let selection = Selector::new(move || selected.and_then(|s| s.get()));
     let nodes = layout
         .nodes
         .iter()
         .map(|node| {
-            let step = step_memo(state, node.id.clone());
+            let step = steps.get(&node.id);
             let (name, kind) = names.get(&node.id).cloned().unwrap_or_default();
-            let id = node.id.clone();
-            let is_selected = Signal::derive(move || selected.is_some_and(|s| s.get().as_deref() == Some(id.as_str())));
+            let (selection, key) = (selection.clone(), Some(node.id.clone()));
+            let is_selected = Signal::derive(move || selection.selected(&key));
             view! { <NodeView id=node.id.clone() name kind x=node.x y=node.y step link=link_steps selected=is_selected/> }
         })
         .collect_view();
@@ -62,7 +61,7 @@ pub fn GraphView(
         .edges
         .iter()
         .map(|edge| {
-            let from = step_memo(state, edge.from.clone());
+            let from = steps.get(&edge.from);
             view! { <MarkerView edge=edge.clone() step=from/> }
         })
         .collect_view();

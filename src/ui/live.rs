@@ -10,10 +10,13 @@ mod backoff;
 #[cfg(feature = "hydrate")]
 mod client;
 #[cfg(feature = "hydrate")]
+mod paint;
+#[cfg(feature = "hydrate")]
 mod transport;
 
 use crate::domain::{LogLine, RunState};
 use crate::ui::conn::Conn;
+use crate::ui::graph::StepSignals;
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 
@@ -42,15 +45,24 @@ pub struct LivePage {
 }
 
 /// Follows a run: applies snapshots and events to `state` (which is as of the history
-/// `epoch`) and keeps `conn` truthful. Provides the connection to the page's panels.
-pub fn provide_live(run: String, epoch: String, state: RwSignal<RunState>, conn: RwSignal<Conn>) {
+/// `epoch`) and the changed steps to `steps`, once per animation frame, and keeps `conn`
+/// truthful. Provides the connection to the page's panels.
+pub fn provide_live(
+    run: String,
+    epoch: String,
+    state: RwSignal<RunState>,
+    steps: StepSignals,
+    conn: RwSignal<Conn>,
+) {
     #[cfg(feature = "hydrate")]
     let page = LivePage {
-        client: send_wrapper::SendWrapper::new(client::Client::start(run, epoch, state, conn)),
+        client: send_wrapper::SendWrapper::new(client::Client::start(
+            run, epoch, state, steps, conn,
+        )),
     };
     #[cfg(not(feature = "hydrate"))]
     let page = {
-        let _ = (run, epoch, state, conn);
+        let _ = (run, epoch, state, steps, conn);
         LivePage {}
     };
     provide_context(page);

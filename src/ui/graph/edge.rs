@@ -4,9 +4,15 @@ use crate::domain::{Status, StepState};
 use leptos::prelude::*;
 
 #[component]
-pub fn EdgeView(from_state: Memo<StepState>, from: String, to: String, d: String) -> impl IntoView {
+pub fn EdgeView(
+    from_state: Signal<StepState>,
+    from: String,
+    to: String,
+    d: String,
+) -> impl IntoView {
+    let status = Memo::new(move |_| from_state.with(|s| s.status));
     let class = move || {
-        let status = from_state.with(|s| s.status);
+        let status = status.get();
         let tone = if status.is_terminal() || status == Status::Running {
             status.as_str()
         } else {

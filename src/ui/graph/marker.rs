@@ -9,7 +9,7 @@ use crate::ui::format;
 use leptos::prelude::*;
 
 #[component]
-pub fn MarkerView(edge: EdgePath, step: Memo<StepState>) -> impl IntoView {
+pub fn MarkerView(edge: EdgePath, step: Signal<StepState>) -> impl IntoView {
     let running = Memo::new(move |_| step.with(|s| s.status == Status::Running));
     let path = edge.path;
     let spot = Memo::new(move |_| {

@@ -37,7 +37,7 @@ pub fn NodeView(
     kind: String,
     x: f64,
     y: f64,
-    step: Memo<StepState>,
+    step: Signal<StepState>,
     link: bool,
     #[prop(into)] selected: Signal<bool>,
 ) -> impl IntoView {

@@ -6,10 +6,12 @@
 //! WebSocket again every [`PROBE_AFTER_MS`] and stays there if it works.
 
 use super::backoff::Backoff;
+use super::paint::Painter;
 use super::transport::{self, http_get};
 use crate::api::{ClientOp, OpKind, ServerFrame};
 use crate::domain::{LogLine, RunState, Seq, StoredEvent};
 use crate::ui::conn::{Conn, Transport};
+use crate::ui::graph::StepSignals;
 use futures::channel::{mpsc, oneshot};
 use futures::FutureExt;
 use gloo_timers::future::TimeoutFuture;
@@ -33,6 +35,8 @@ const LOG_PAGE: u32 = 1_000;
 pub struct Client {
     run: String,
     state: RwSignal<RunState>,
+    /// Repaints what changed, once per animation frame.
+    painter: Rc<Painter>,
     epoch: RefCell<String>,
     conn: RwSignal<Conn>,
     /// Set when the local state cannot be trusted: the next subscription asks for a snapshot.
@@ -72,11 +76,13 @@ impl Client {
         run: String,
         epoch: String,
         state: RwSignal<RunState>,
+        steps: StepSignals,
         conn: RwSignal<Conn>,
     ) -> Rc<Client> {
         let client = Rc::new(Client {
             run,
             state,
+            painter: Painter::new(state, steps, conn),
             epoch: RefCell::new(epoch),
             conn,
             want_snapshot: Cell::new(false),
@@ -228,9 +234,10 @@ impl Client {
     pub fn replace(&self, fresh: RunState, epoch: String) -> Flow {
         let history_changed = self.epoch.replace(epoch) != *self.epoch.borrow();
         self.want_snapshot.set(false);
-        if self.state.try_set(fresh).is_some() {
+        if self.state.try_update_untracked(|s| *s = fresh).is_none() {
             return Flow::Gone;
         }
+        self.painter.replaced();
         if history_changed && !self.logs.borrow().is_empty() {
             // Log positions belong to the old history too: read the open logs afresh.
             for lines in self.logs.borrow().values() {
@@ -242,17 +249,27 @@ impl Client {
     }
 
     /// Applies consecutive events; one that does not apply makes the state untrustworthy.
+    /// They show on the next frame (see [`Painter`]).
     pub fn apply(&self, events: &[StoredEvent]) -> Flow {
-        let applied = self.state.try_update(|s| {
+        let applied = self.state.try_update_untracked(|s| {
+            let before = s.seq;
             for event in events {
                 if event.seq > s.seq {
                     s.apply(event).map_err(|e| (event.seq, e))?;
                 }
             }
-            Ok(())
+            Ok(before)
         });
         match applied {
-            Some(Ok(())) => self.after_update(),
+            Some(Ok(before)) => {
+                for event in events.iter().filter(|e| e.seq > before) {
+                    match event.kind.step() {
+                        Some(step) => self.painter.step_changed(step),
+                        None => self.painter.run_changed(),
+                    }
+                }
+                self.after_update()
+            }
             Some(Err((seq, error))) => {
                 leptos::logging::warn!("event {seq} did not apply ({error}); resyncing");
                 self.want_snapshot.set(true);

@@ -3,7 +3,7 @@
 use crate::api::functions::{load_pipeline, StartRun};
 use crate::api::PipelineView;
 use crate::domain::RunState;
-use crate::ui::graph::GraphView;
+use crate::ui::graph::{GraphView, StepSignals};
 use chrono::DateTime;
 use leptos::form::ActionForm;
 use leptos::prelude::*;
@@ -40,7 +40,7 @@ fn PipelineDetail(data: PipelineView) -> impl IntoView {
         &data.graph,
         DateTime::UNIX_EPOCH,
     );
-    let state = Signal::stored(idle);
+    let steps = StepSignals::new(data.graph.steps.iter().map(|s| s.id.as_str()), &idle);
     let pending = start.pending();
     let error = move || {
         start
@@ -79,7 +79,7 @@ fn PipelineDetail(data: PipelineView) -> impl IntoView {
                 </ActionForm>
             </div>
             {move || error().map(|e| view! { <p class="error" role="alert">{e}</p> })}
-            <GraphView graph=data.graph state link_steps=false layout=data.layout/>
+            <GraphView graph=data.graph steps link_steps=false layout=data.layout/>
         </section>
     }
 }

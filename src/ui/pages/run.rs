@@ -3,7 +3,7 @@
 use crate::api::functions::load_run;
 use crate::api::RunView;
 use crate::ui::conn::Conn;
-use crate::ui::graph::GraphView;
+use crate::ui::graph::{GraphView, StepSignals};
 use crate::ui::live::{provide_live, use_clock};
 use crate::ui::panel::NodePanel;
 use crate::ui::run_header::RunHeader;
@@ -40,26 +40,26 @@ fn RunDetail(view: RunView) -> impl IntoView {
     } = view;
     let run_id = initial.id.clone();
     let finished_at_load = initial.status.is_terminal();
+    let steps = StepSignals::new(graph.steps.iter().map(|s| s.id.as_str()), &initial);
     let state = RwSignal::new(initial);
     let conn = RwSignal::new(if finished_at_load {
         Conn::Final
     } else {
         Conn::Connecting
     });
-    provide_live(run_id.clone(), epoch, state, conn);
+    provide_live(run_id.clone(), epoch, state, steps, conn);
     let clock = use_clock(now);
     let query = use_query_map();
-    let selected = Signal::derive(move || {
-        query
-            .read()
-            .get("step")
-            .filter(|s| state.with(|st| st.steps.contains_key(s)))
-    });
     let names: std::collections::HashMap<String, String> = graph
         .steps
         .iter()
         .map(|s| (s.id.clone(), s.name.clone()))
         .collect();
+    // Depends on the query only: a run's events must not re-evaluate the selection.
+    let selected = Memo::new({
+        let names = names.clone();
+        move |_| query.read().get("step").filter(|s| names.contains_key(s))
+    });
     let title = state.with_untracked(|s| format!("{} · {} · Signalbox", s.name, s.id));
     let stale = move || !conn.get().is_current();
     view! {
@@ -69,7 +69,7 @@ fn RunDetail(view: RunView) -> impl IntoView {
             <noscript inner_html=static_view_note(!finished_at_load)></noscript>
             <div class="run-body">
                 <div class="graph-area">
-                    <GraphView graph=graph.clone() state link_steps=true selected layout=layout.clone()/>
+                    <GraphView graph=graph.clone() steps link_steps=true selected layout=layout.clone()/>
                 </div>
                 {move || selected.get().map(|step| {
                     let name = names.get(&step).cloned().unwrap_or_else(|| step.clone());

@@ -1,0 +1,164 @@
+// Browser frame times while a big run progresses: `make bench-browser` (or
+// `node end2end/bench/frames.mjs [--steps 2000] [--running 200] [--hz 20] [--seconds 10]`).
+//
+// Starts the release server (target/release/signalbox, fresh data directory, free port),
+// creates an ad-hoc run of --steps steps in layers of 25, opens its page in Debian's Chromium
+// at 1600x900 and measures: time until the page is live (hydrated, subscribed), then, while
+// --running steps each get --hz progress updates a second, every frame's duration
+// (requestAnimationFrame deltas, median and p95) and whether the page kept up: after the
+// burst, every node must show its last percentage within a second.
+import { chromium } from '../node_modules/playwright-core/index.mjs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import net from 'node:net';
+
+const args = Object.fromEntries(
+  process.argv.slice(2).reduce((pairs, arg, i, all) => {
+    if (arg.startsWith('--')) pairs.push([arg.slice(2), all[i + 1]]);
+    return pairs;
+  }, []),
+);
+const STEPS = Number(args.steps ?? 2000);
+const RUNNING = Number(args.running ?? 200);
+const HZ = Number(args.hz ?? 20);
+const SECONDS = Number(args.seconds ?? 10);
+const ROOT = resolve(new URL('../..', import.meta.url).pathname);
+const BINARY = args.binary ?? join(ROOT, 'target/release/signalbox');
+const WIDTH = 25;
+
+function freePort() {
+  return new Promise((ok, fail) => {
+    const server = net.createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => ok(port));
+    });
+    server.on('error', fail);
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const percentile = (values, q) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+};
+
+async function post(base, path, body) {
+  const response = await fetch(base + path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
+  return response.json();
+}
+
+function layered(steps) {
+  return Array.from({ length: steps }, (_, i) => {
+    const layer = Math.floor(i / WIDTH);
+    const j = i % WIDTH;
+    const needs = layer === 0 ? [] : [...new Set([`s${layer - 1}-${j}`, `s${layer - 1}-${(j + 1) % WIDTH}`])];
+    return { id: `s${layer}-${j}`, needs };
+  });
+}
+
+const data = mkdtempSync(join(tmpdir(), 'signalbox-frames-'));
+const port = await freePort();
+const base = `http://127.0.0.1:${port}`;
+const server = spawn(BINARY, ['serve', '--addr', `127.0.0.1:${port}`, '--data-dir', data], {
+  cwd: ROOT,
+  env: { ...process.env, RUST_LOG: 'warn' },
+  stdio: ['ignore', 'inherit', 'inherit'],
+});
+let browser;
+try {
+  for (let i = 0; ; i++) {
+    if (i > 300) throw new Error('server did not start');
+    try {
+      if ((await fetch(`${base}/healthz`)).ok) break;
+    } catch {}
+    await sleep(100);
+  }
+  const steps = layered(STEPS);
+  const run = `frames-${Date.now()}`;
+  await post(base, '/api/v1/runs', { id: run, name: `${STEPS} steps`, steps });
+  await post(base, `/api/v1/runs/${run}/events`, { type: 'run.started' });
+
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-dev-shm-usage'],
+  });
+  const page = await browser.newPage({ viewport: { width: 1600, height: 900 } });
+  const opened = Date.now();
+  await page.goto(`${base}/runs/${run}`);
+  const rendered = Date.now() - opened;
+  await page.waitForSelector('.conn[data-state="live"]', { timeout: 60_000 });
+  const live = Date.now() - opened;
+
+  await page.evaluate(() => {
+    window.__frames = [];
+    let last = performance.now();
+    const tick = (now) => {
+      window.__frames.push(now - last);
+      last = now;
+      if (!window.__stop) requestAnimationFrame(tick);
+    };
+    requestAnimationFrame(tick);
+    window.__states = new Set();
+    const conn = document.querySelector('.conn');
+    new MutationObserver(() => window.__states.add(conn.dataset.state)).observe(conn, { attributes: true });
+  });
+
+  const active = steps.slice(0, RUNNING).map((s) => s.id);
+  const rounds = SECONDS * HZ;
+  const started = Date.now();
+  let lastPercent = 0;
+  for (let round = 0; round < rounds; round++) {
+    const due = started + (round * 1000) / HZ;
+    await sleep(Math.max(0, due - Date.now()));
+    lastPercent = Math.min(99, Math.floor((round / rounds) * 100));
+    const events = active.map((step) => ({
+      type: 'step.progress',
+      step,
+      progress: lastPercent,
+      message: `round ${round}`,
+    }));
+    await post(base, `/api/v1/runs/${run}/events`, events);
+  }
+  const burstEnded = Date.now();
+  const expected = `${lastPercent}%`;
+  const caughtUp = await page
+    .waitForFunction(
+      ([ids, text]) =>
+        ids.every((id) => document.querySelector(`g.node[data-step="${id}"] .node-percent`)?.textContent === text),
+      [active, expected],
+      { timeout: 120_000, polling: 50 },
+    )
+    .then(() => Date.now() - burstEnded)
+    .catch(() => null);
+  const { frames, states } = await page.evaluate(() => {
+    window.__stop = true;
+    return { frames: window.__frames.slice(1), states: [...window.__states] };
+  });
+  const report = {
+    steps: STEPS,
+    running: RUNNING,
+    updates_per_s: RUNNING * HZ,
+    first_html_ms: rendered,
+    live_after_ms: live,
+    frames: frames.length,
+    frame_median_ms: Number(percentile(frames, 0.5).toFixed(1)),
+    frame_p95_ms: Number(percentile(frames, 0.95).toFixed(1)),
+    caught_up_after_burst_ms: caughtUp,
+    indicator_states: states,
+  };
+  console.log(JSON.stringify(report));
+  if (caughtUp === null) process.exitCode = 1;
+} finally {
+  await browser?.close();
+  server.kill('SIGTERM');
+  await sleep(300);
+  rmSync(data, { recursive: true, force: true });
+}

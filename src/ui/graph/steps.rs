@@ -1,0 +1,56 @@
+//! One signal per step. A run's events change a few steps at a time; with a signal each, an
+//! update re-renders only those steps' nodes, edges and markers, never the whole graph (which
+//! a single run-state signal read by every node did: thousands of memos per event).
+
+use crate::domain::{RunState, StepState};
+use leptos::prelude::*;
+use std::collections::HashMap;
+
+#[derive(Clone, Copy)]
+pub struct StepSignals(StoredValue<HashMap<String, RwSignal<StepState>>>);
+
+impl StepSignals {
+    /// Signals for `ids`, set from `state` (a step it lacks starts as the default, pending).
+    pub fn new<'a>(ids: impl IntoIterator<Item = &'a str>, state: &RunState) -> StepSignals {
+        let signals = ids
+            .into_iter()
+            .map(|id| {
+                let step = state.steps.get(id).cloned().unwrap_or_default();
+                (id.to_owned(), RwSignal::new(step))
+            })
+            .collect();
+        StepSignals(StoredValue::new(signals))
+    }
+
+    /// The step's signal (a constant default for an unknown id).
+    pub fn get(&self, id: &str) -> Signal<StepState> {
+        self.0
+            .with_value(|map| map.get(id).copied())
+            .map_or_else(|| Signal::stored(StepState::default()), Into::into)
+    }
+
+    /// Copies the given steps' states from `state` into their signals, notifying only where
+    /// something changed. (The browser's live client calls it.)
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    pub fn sync<'a>(&self, state: &RunState, ids: impl IntoIterator<Item = &'a str>) {
+        let _ = self.0.try_with_value(|map| {
+            for id in ids {
+                let (Some(signal), Some(step)) = (map.get(id), state.steps.get(id)) else {
+                    continue;
+                };
+                let changed = signal
+                    .try_with_untracked(|old| old != step)
+                    .unwrap_or(false);
+                if changed {
+                    signal.set(step.clone());
+                }
+            }
+        });
+    }
+
+    /// Copies every step (after a snapshot replaced the state).
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    pub fn sync_all(&self, state: &RunState) {
+        self.sync(state, state.steps.keys().map(String::as_str));
+    }
+}
