@@ -122,12 +122,41 @@ pub async fn follow_run(
 ) -> Result<(), Stop> {
     // Subscribe before reading the store: anything committed in between arrives twice at worst.
     let mut subscription = runs.hub().subscribe_events(run);
+    // The start and the gap filling are boxed: their state lives on the heap only while they
+    // run, so the task of a subscription waiting for events stays small (thousands are idle).
+    let mut last = Box::pin(start_run(runs, run, resume, sink)).await?;
+    let feed = subscription.receiver();
+    loop {
+        let batch = match next_batch(feed, stop).await {
+            Some(Ok(batch)) => batch,
+            // The next batch shows the gap, which is filled from the store below.
+            Some(Err(RecvError::Lagged(_))) => continue,
+            Some(Err(RecvError::Closed)) | None => return Ok(()),
+        };
+        if batch.first_seq() == Some(last + 1) {
+            // Caught up: the bytes serialised once for every subscriber.
+            last = batch.events.last().map_or(last, |e| e.seq);
+            sink.send(Outgoing::Shared(batch)).await?;
+        } else {
+            last = Box::pin(fill_gap(runs, run, last, &batch.events, sink)).await?;
+        }
+    }
+}
+
+/// Sends the snapshot or the replay `resume` asks for, then `subscribed`; returns the seq the
+/// live part continues after.
+async fn start_run(
+    runs: &Runs,
+    run: &str,
+    resume: Resume,
+    sink: &impl FrameSink,
+) -> Result<Seq, Stop> {
     let current = match runs.snapshot(run).await {
         Ok(current) => current,
-        Err(e) => return report(sink, e).await,
+        Err(e) => return report(sink, e).await.map(|()| 0),
     };
     let epoch = current.epoch.clone();
-    let (mut last, recovered) = match plan(&resume, &current) {
+    let (last, recovered) = match plan(&resume, &current) {
         Start::Replay(since) => {
             let mut last = since;
             catch_up(runs, run, &mut last, current.state.seq, sink).await?;
@@ -150,49 +179,47 @@ pub async fn follow_run(
         recovered,
     };
     sink.send(subscribed.into()).await?;
-    let feed = subscription.receiver();
-    loop {
-        let batch = match next_batch(feed, stop).await {
-            Some(Ok(batch)) => batch,
-            // The next batch shows the gap, which is filled from the store below.
-            Some(Err(RecvError::Lagged(_))) => continue,
-            Some(Err(RecvError::Closed)) | None => return Ok(()),
-        };
-        if batch.first_seq() == Some(last + 1) {
-            // Caught up: the bytes serialised once for every subscriber.
-            last = batch.events.last().map_or(last, |e| e.seq);
-            sink.send(Outgoing::Shared(batch)).await?;
+    Ok(last)
+}
+
+/// Sends the events of a batch that does not continue `last`: duplicates are skipped and gaps
+/// filled from the store (or, too far behind, replaced by a snapshot). Returns the new `last`.
+async fn fill_gap(
+    runs: &Runs,
+    run: &str,
+    mut last: Seq,
+    events: &[StoredEvent],
+    sink: &impl FrameSink,
+) -> Result<Seq, Stop> {
+    let mut fresh: Vec<StoredEvent> = Vec::with_capacity(events.len());
+    for event in events {
+        if event.seq <= last {
             continue;
         }
-        let mut fresh: Vec<StoredEvent> = Vec::with_capacity(batch.events.len());
-        for event in batch.events.iter() {
-            if event.seq <= last {
-                continue;
-            }
-            if event.seq > last + 1 {
-                // Every event of a batch is checked, not only the first: flush what
-                // continues `last`, then fill the gap before this one.
-                send_events(run, std::mem::take(&mut fresh), sink).await?;
-                if event.seq - 1 - last > MAX_REPLAY {
-                    let current = match runs.snapshot(run).await {
-                        Ok(current) => current,
-                        Err(e) => return report(sink, e).await,
-                    };
-                    last = current.state.seq;
-                    sink.send(snapshot_frame(run, current, Some(Resync::Lagged)).into())
-                        .await?;
-                    if event.seq <= last {
-                        continue;
-                    }
-                } else {
-                    catch_up(runs, run, &mut last, event.seq - 1, sink).await?;
+        if event.seq > last + 1 {
+            // Every event of a batch is checked, not only the first: flush what continues
+            // `last`, then fill the gap before this one.
+            send_events(run, std::mem::take(&mut fresh), sink).await?;
+            if event.seq - 1 - last > MAX_REPLAY {
+                let current = match runs.snapshot(run).await {
+                    Ok(current) => current,
+                    Err(e) => return report(sink, e).await.map(|()| last),
+                };
+                last = current.state.seq;
+                sink.send(snapshot_frame(run, current, Some(Resync::Lagged)).into())
+                    .await?;
+                if event.seq <= last {
+                    continue;
                 }
+            } else {
+                catch_up(runs, run, &mut last, event.seq - 1, sink).await?;
             }
-            last = event.seq;
-            fresh.push(event.clone());
         }
-        send_events(run, fresh, sink).await?;
+        last = event.seq;
+        fresh.push(event.clone());
     }
+    send_events(run, fresh, sink).await?;
+    Ok(last)
 }
 
 async fn send_events(

@@ -68,13 +68,14 @@ impl CloseReason {
 /// frame was serialised once for all subscribers.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Outgoing {
-    Frame(ServerFrame),
+    /// Boxed: queue slots are allocated in blocks, for every connection, and stay small.
+    Frame(Box<ServerFrame>),
     Shared(Arc<EventBatch>),
 }
 
 impl From<ServerFrame> for Outgoing {
     fn from(frame: ServerFrame) -> Self {
-        Outgoing::Frame(frame)
+        Outgoing::Frame(Box::new(frame))
     }
 }
 

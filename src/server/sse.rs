@@ -83,7 +83,7 @@ fn event_messages(events: &[StoredEvent]) -> Vec<Result<Event, Infallible>> {
 fn messages(outgoing: Outgoing) -> Vec<Result<Event, Infallible>> {
     let frame = match outgoing {
         Outgoing::Shared(batch) => return event_messages(&batch.events),
-        Outgoing::Frame(frame) => frame,
+        Outgoing::Frame(frame) => *frame,
     };
     match frame {
         ServerFrame::Events { events, .. } => event_messages(&events),

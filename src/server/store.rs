@@ -2,8 +2,8 @@
 //! are stored together or not at all, and its answer waits for the fsync.
 //!
 //! Group commit: ingest commits go to one writer task, which stores every commit waiting for it
-//! in one transaction (each in a savepoint of its own, so one failing commit fails alone) and
-//! pays one fsync for all of them. Under load, requests of many runs share each fsync; alone, a
+//! in one transaction and pays one fsync for all of them (a group that fails is retried one
+//! commit at a time, so one faulty commit fails alone). Under load, requests of many runs share each fsync; alone, a
 //! request is committed at once.
 
 use crate::domain::{Graph, LogLine, RunState, RunSummary, Seq, Status, StoredEvent};
@@ -12,7 +12,7 @@ use futures::future::BoxFuture;
 use sqlx::error::BoxDynError;
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Connection, QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -33,9 +33,6 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data of run `{run}` is unreadable: {detail}")]
     Corrupt { run: String, detail: String },
-    /// The group transaction this commit was part of failed as a whole.
-    #[error("database commit failed: {0}")]
-    Group(String),
     #[error("the store is closed")]
     Closed,
 }
@@ -396,8 +393,10 @@ impl Store {
     }
 }
 
-/// The writer task: takes every commit waiting, stores them in one transaction (one savepoint
-/// each), and answers each once the transaction is durable.
+/// The writer task: takes every commit waiting, stores them in one transaction, and answers
+/// each once the transaction is durable. Commits are validated before they get here, so a
+/// failing one is rare; when a group fails, its commits are retried one transaction each, so
+/// that only the faulty one fails.
 async fn write_groups(
     pool: SqlitePool,
     write: Arc<Mutex<()>>,
@@ -407,45 +406,35 @@ async fn write_groups(
     while queue.recv_many(&mut jobs, GROUP_LIMIT).await > 0 {
         let group = std::mem::take(&mut jobs);
         let _write = write.lock().await;
-        let outcomes = write_group(&pool, &group).await;
-        match outcomes {
-            Ok(outcomes) => {
-                for (job, outcome) in group.into_iter().zip(outcomes) {
-                    let _ = job.done.send(outcome);
-                }
-            }
+        let commits: Vec<&Commit> = group.iter().map(|job| &job.commit).collect();
+        let outcomes = match write_group(&pool, &commits).await {
+            Ok(numbered) => numbered.into_iter().map(Ok).collect(),
+            Err(e) if group.len() == 1 => vec![Err(StoreError::Db(e))],
             Err(e) => {
-                tracing::error!(error = %e, commits = group.len(), "group commit failed");
-                for job in group {
-                    let _ = job.done.send(Err(StoreError::Group(e.to_string())));
+                tracing::warn!(error = %e, commits = group.len(), "group commit failed; committing one by one");
+                let mut outcomes = Vec::with_capacity(group.len());
+                for commit in &commits {
+                    let alone = write_group(&pool, std::slice::from_ref(commit)).await;
+                    outcomes.push(alone.map(|mut n| n.remove(0)).map_err(StoreError::Db));
                 }
+                outcomes
             }
+        };
+        for (job, outcome) in group.into_iter().zip(outcomes) {
+            let _ = job.done.send(outcome);
         }
     }
 }
 
-async fn write_group(
-    pool: &SqlitePool,
-    group: &[Job],
-) -> Result<Vec<Result<Numbered, StoreError>>, sqlx::Error> {
+/// Stores `commits` in one transaction (one fsync).
+async fn write_group(pool: &SqlitePool, commits: &[&Commit]) -> Result<Vec<Numbered>, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let mut outcomes = Vec::with_capacity(group.len());
-    for job in group {
-        // A transaction begun inside one is a savepoint.
-        let mut savepoint = Connection::begin(&mut *tx).await?;
-        match write_commit(&mut savepoint, &job.commit).await {
-            Ok(numbered) => {
-                savepoint.commit().await?;
-                outcomes.push(Ok(numbered));
-            }
-            Err(e) => {
-                savepoint.rollback().await?;
-                outcomes.push(Err(StoreError::Db(e)));
-            }
-        }
+    let mut numbered = Vec::with_capacity(commits.len());
+    for commit in commits {
+        numbered.push(write_commit(&mut tx, commit).await?);
     }
     tx.commit().await?;
-    Ok(outcomes)
+    Ok(numbered)
 }
 
 /// One commit's rows; events and log lines in multi-row INSERTs.
