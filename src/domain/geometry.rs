@@ -24,6 +24,30 @@ impl Point {
     }
 }
 
+/// An axis-aligned rectangle, `min` to `max` corner.
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+pub struct Rect {
+    pub min: Point,
+    pub max: Point,
+}
+
+impl Rect {
+    pub fn new(x: f64, y: f64, width: f64, height: f64) -> Rect {
+        Rect {
+            min: Point::new(x, y),
+            max: Point::new(x + width, y + height),
+        }
+    }
+
+    /// Whether the two overlap (touching edges count).
+    pub fn intersects(&self, other: &Rect) -> bool {
+        self.min.x <= other.max.x
+            && other.min.x <= self.max.x
+            && self.min.y <= other.max.y
+            && other.min.y <= self.max.y
+    }
+}
+
 /// One cubic Bézier segment.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Cubic {
@@ -116,6 +140,28 @@ impl Path {
         self.segments[segment].point(t.clamp(0.0, 1.0))
     }
 
+    /// A box holding the whole path: the box of its control points (a cubic Bézier curve lies
+    /// inside the hull of its control points).
+    pub fn bounds(&self) -> Rect {
+        let mut points = self
+            .segments
+            .iter()
+            .flat_map(|s| [s.from, s.c1, s.c2, s.to]);
+        let Some(first) = points.next() else {
+            return Rect::default();
+        };
+        points.fold(
+            Rect {
+                min: first,
+                max: first,
+            },
+            |r, p| Rect {
+                min: Point::new(r.min.x.min(p.x), r.min.y.min(p.y)),
+                max: Point::new(r.max.x.max(p.x), r.max.y.max(p.y)),
+            },
+        )
+    }
+
     /// The SVG `d` attribute. Coordinates are written as given: layout rounds them to a tenth
     /// beforehand, so the browser's path and ours are the same curve.
     pub fn to_svg(&self) -> String {
@@ -157,6 +203,22 @@ pub fn num(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_path_lies_within_its_bounds() {
+        let path = Path::new(vec![
+            Cubic::horizontal(Point::new(0.0, 0.0), Point::new(100.0, 80.0)),
+            Cubic::horizontal(Point::new(100.0, 80.0), Point::new(200.0, -20.0)),
+        ]);
+        let bounds = path.bounds();
+        assert_eq!(bounds, Rect { min: Point::new(0.0, -20.0), max: Point::new(200.0, 80.0) });
+        for i in 0..=100 {
+            let p = path.point_at(f64::from(i) / 100.0);
+            assert!(bounds.intersects(&Rect::new(p.x, p.y, 0.0, 0.0)), "{p:?}");
+        }
+        assert!(!bounds.intersects(&Rect::new(201.0, 0.0, 10.0, 10.0)));
+        assert!(bounds.intersects(&Rect::new(-10.0, 70.0, 10.0, 10.0)), "touching counts");
+    }
 
     fn s_curve() -> Path {
         Path::new(vec![Cubic::horizontal(

@@ -7,9 +7,11 @@ mod icons;
 mod marker;
 mod node;
 mod steps;
+mod viewport;
 
 pub use steps::StepSignals;
 
+use crate::domain::geometry::Rect;
 use crate::domain::layout::{NODE_H, NODE_W};
 use crate::domain::{Graph, Layout};
 use edge::EdgeView;
@@ -17,6 +19,7 @@ use leptos::prelude::*;
 use marker::MarkerView;
 use node::NodeView;
 use std::sync::Arc;
+use viewport::{Viewport, VIRTUAL_FROM};
 
 #[component]
 pub fn GraphView(
@@ -37,12 +40,20 @@ pub fn GraphView(
         .map(|s| (s.id.clone(), (s.name.clone(), s.kind.clone())))
         .collect();
     let (width, height) = (layout.width, layout.height);
+    let large = layout.nodes.len() >= VIRTUAL_FROM;
+    let viewport = Viewport::new();
     let edges = layout
         .edges
         .iter()
         .map(|edge| {
             let from = steps.get(&edge.from);
-            view! { <EdgeView from_state=from from=edge.from.clone() to=edge.to.clone() d=edge.path.to_svg()/> }
+            let (source, target, d) = (edge.from.clone(), edge.to.clone(), edge.path.to_svg());
+            let bounds = edge.path.bounds();
+            view! {
+                <Show when=move || viewport.shows(bounds)>
+                    <EdgeView from_state=from from=source.clone() to=target.clone() d=d.clone()/>
+                </Show>
+            }
         })
         .collect_view();
     let selection = Selector::new(move || selected.and_then(|s| s.get()));
@@ -54,7 +65,13 @@ pub fn GraphView(
             let (name, kind) = names.get(&node.id).cloned().unwrap_or_default();
             let (selection, key) = (selection.clone(), Some(node.id.clone()));
             let is_selected = Signal::derive(move || selection.selected(&key));
-            view! { <NodeView id=node.id.clone() name kind x=node.x y=node.y step link=link_steps selected=is_selected/> }
+            let (id, x, y) = (node.id.clone(), node.x, node.y);
+            let bounds = Rect::new(x, y, NODE_W, NODE_H);
+            view! {
+                <Show when=move || viewport.shows(bounds)>
+                    <NodeView id=id.clone() name=name.clone() kind=kind.clone() x y step link=link_steps selected=is_selected/>
+                </Show>
+            }
         })
         .collect_view();
     let markers = layout
@@ -62,16 +79,50 @@ pub fn GraphView(
         .iter()
         .map(|edge| {
             let from = steps.get(&edge.from);
-            view! { <MarkerView edge=edge.clone() step=from/> }
+            let (edge, bounds) = (edge.clone(), edge.path.bounds());
+            view! {
+                <Show when=move || viewport.shows(bounds)>
+                    <MarkerView edge=edge.clone() step=from/>
+                </Show>
+            }
         })
         .collect_view();
+    let wrap = NodeRef::<leptos::html::Div>::new();
+    #[cfg(feature = "hydrate")]
+    if large {
+        let measure = move || {
+            if let Some(wrap) = wrap.get_untracked() {
+                viewport.measure(&wrap, width);
+            }
+        };
+        // After hydration (the server drew everything), then whenever the view may move.
+        Effect::new(move |_| {
+            if wrap.get().is_some() {
+                measure();
+            }
+        });
+        let scroll = window_event_listener(leptos::ev::scroll, move |_| measure());
+        let resize = window_event_listener(leptos::ev::resize, move |_| measure());
+        on_cleanup(move || {
+            scroll.remove();
+            resize.remove();
+        });
+    }
+    let on_scroll = move |_: leptos::ev::Event| {
+        #[cfg(feature = "hydrate")]
+        if large {
+            if let Some(wrap) = wrap.get_untracked() {
+                viewport.measure(&wrap, width);
+            }
+        }
+    };
     // On narrow screens the graph keeps at least this share of its natural size and scrolls.
     let style = format!(
         "--graph-w: {width}px; --graph-min-w: {}px",
         (width * 0.8).round()
     );
     view! {
-        <div class="graph-wrap" style=style>
+        <div class="graph-wrap" class:graph-large=large style=style node_ref=wrap on:scroll=on_scroll>
             <svg
                 class="graph"
                 viewBox=format!("0 0 {width} {height}")

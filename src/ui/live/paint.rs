@@ -1,15 +1,17 @@
 //! Coalesced painting. Events are applied to the run's state as they arrive (cheap), but the
 //! page is repainted at most once per animation frame, with only the latest state of each step
-//! that changed since the last frame. However fast events come, the page never falls behind
-//! by more than a frame of work; and should frames still lag (a slow machine, a huge graph),
-//! the indicator says "Catching up" instead of "Live" until they no longer do.
+//! that changed since the last frame. A frame paints as many changed steps as fit its budget
+//! (measured as it goes: the browser's own work after ours grows with it), oldest change
+//! first; the rest follow in the next frames, so a burst spreads over a few smooth frames
+//! instead of one long one. Should the page still lag (a slow machine, a huge graph), the
+//! indicator says "Catching up" instead of "Live" until it no longer does.
 
 use crate::domain::RunState;
 use crate::ui::conn::Conn;
 use crate::ui::graph::StepSignals;
 use leptos::prelude::*;
 use std::cell::{Cell, RefCell};
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::rc::Rc;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
@@ -18,13 +20,23 @@ use wasm_bindgen::JsCast;
 const BEHIND_MS: f64 = 500.0;
 /// How soon after a late frame the indicator is checked again.
 const RECHECK_MS: i32 = 300;
+/// The frame time painting aims for (60 frames a second leave 16.7 ms).
+const TARGET_FRAME_MS: f64 = 12.0;
+/// Steps painted per frame at least, however slow each one is.
+const MIN_STEPS_PER_FRAME: usize = 16;
 
 pub struct Painter {
     state: RwSignal<RunState>,
     steps: StepSignals,
     conn: RwSignal<Conn>,
-    /// Steps changed since the last frame.
-    dirty: RefCell<HashSet<String>>,
+    /// Steps changed and not painted yet with the time of their oldest unpainted change,
+    /// oldest first (`queued` mirrors the steps).
+    dirty: RefCell<VecDeque<(String, f64)>>,
+    queued: RefCell<HashSet<String>>,
+    /// Steps the next frame paints at most.
+    budget: Cell<usize>,
+    /// When the last frame that painted steps began, and how many it painted.
+    painted: Cell<Option<(f64, usize)>>,
     /// The whole state was replaced (a snapshot) since the last frame.
     everything: Cell<bool>,
     /// When the oldest unpainted change arrived (ms, page clock); `Some` while a frame is due.
@@ -43,7 +55,10 @@ impl Painter {
             state,
             steps,
             conn,
-            dirty: RefCell::new(HashSet::new()),
+            dirty: RefCell::new(VecDeque::new()),
+            queued: RefCell::new(HashSet::new()),
+            budget: Cell::new(usize::MAX),
+            painted: Cell::new(None),
             everything: Cell::new(false),
             since: Cell::new(None),
         })
@@ -51,8 +66,8 @@ impl Painter {
 
     /// `step`'s state changed.
     pub fn step_changed(self: &Rc<Self>, step: &str) {
-        if !self.everything.get() && !self.dirty.borrow().contains(step) {
-            self.dirty.borrow_mut().insert(step.to_owned());
+        if !self.everything.get() && self.queued.borrow_mut().insert(step.to_owned()) {
+            self.dirty.borrow_mut().push_back((step.to_owned(), now_ms()));
         }
         self.schedule();
     }
@@ -66,6 +81,7 @@ impl Painter {
     pub fn replaced(self: &Rc<Self>) {
         self.everything.set(true);
         self.dirty.borrow_mut().clear();
+        self.queued.borrow_mut().clear();
         self.schedule();
     }
 
@@ -92,17 +108,54 @@ impl Painter {
         if self.state.is_disposed() {
             return;
         }
-        let dirty = std::mem::take(&mut *self.dirty.borrow_mut());
+        let started = now_ms();
         let everything = self.everything.replace(false);
+        let batch: Vec<String> = {
+            let mut dirty = self.dirty.borrow_mut();
+            let take = dirty.len().min(self.budget.get());
+            dirty.drain(..take).map(|(step, _)| step).collect()
+        };
+        {
+            let mut queued = self.queued.borrow_mut();
+            batch.iter().for_each(|step| {
+                queued.remove(step);
+            });
+        }
         self.state.notify();
         self.state.with_untracked(|state| {
             if everything {
                 self.steps.sync_all(state);
             } else {
-                self.steps.sync(state, dirty.iter().map(String::as_str));
+                self.steps.sync(state, batch.iter().map(String::as_str));
             }
         });
+        if !everything && !batch.is_empty() {
+            // The frame's length is known when the next one begins.
+            self.painted.set(Some((started, batch.len())));
+            let painter = Rc::clone(self);
+            let next = Closure::once_into_js(move || painter.fit_budget());
+            if let Some(window) = web_sys::window() {
+                let _ = window.request_animation_frame(next.unchecked_ref());
+            }
+        }
         self.judge(now_ms() - since);
+        let oldest_left = self.dirty.borrow().front().map(|(_, at)| *at);
+        if let Some(at) = oldest_left {
+            // The rest next frame, judged by the oldest change still waiting.
+            self.schedule();
+            self.since.set(Some(at));
+        }
+    }
+
+    /// Sizes the next frames' work by how long the last painting frame took: as many steps as
+    /// fit [`TARGET_FRAME_MS`] at the rate it showed.
+    fn fit_budget(&self) {
+        let Some((began, steps)) = self.painted.take() else {
+            return;
+        };
+        let frame_ms = (now_ms() - began).max(1.0);
+        let fits = (steps as f64 * TARGET_FRAME_MS / frame_ms) as usize;
+        self.budget.set(fits.max(MIN_STEPS_PER_FRAME));
     }
 
     /// Keeps the indicator honest about how late the last frame was.
