@@ -211,13 +211,22 @@ mod tests {
             Cubic::horizontal(Point::new(100.0, 80.0), Point::new(200.0, -20.0)),
         ]);
         let bounds = path.bounds();
-        assert_eq!(bounds, Rect { min: Point::new(0.0, -20.0), max: Point::new(200.0, 80.0) });
+        assert_eq!(
+            bounds,
+            Rect {
+                min: Point::new(0.0, -20.0),
+                max: Point::new(200.0, 80.0)
+            }
+        );
         for i in 0..=100 {
             let p = path.point_at(f64::from(i) / 100.0);
             assert!(bounds.intersects(&Rect::new(p.x, p.y, 0.0, 0.0)), "{p:?}");
         }
         assert!(!bounds.intersects(&Rect::new(201.0, 0.0, 10.0, 10.0)));
-        assert!(bounds.intersects(&Rect::new(-10.0, 70.0, 10.0, 10.0)), "touching counts");
+        assert!(
+            bounds.intersects(&Rect::new(-10.0, 70.0, 10.0, 10.0)),
+            "touching counts"
+        );
     }
 
     fn s_curve() -> Path {

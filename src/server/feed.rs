@@ -9,10 +9,11 @@ use super::store::RunFilter;
 use crate::api::{Position, Resync, ServerFrame};
 use crate::domain::{LogLine, Seq, StoredEvent};
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
 /// A resume further behind than this gets a snapshot instead of a replay.
 pub const MAX_REPLAY: Seq = 20_000;
@@ -103,12 +104,12 @@ fn snapshot_frame(run: &str, snapshot: Snapshot, reason: Option<Resync>) -> Serv
 /// (the runs it interrupted end on screen), then ends the feed.
 async fn next_batch<T>(
     feed: &mut broadcast::Receiver<Arc<T>>,
-    stop: &CancellationToken,
+    stopped: Pin<&mut WaitForCancellationFuture<'_>>,
 ) -> Option<Result<Arc<T>, RecvError>> {
     tokio::select! {
         biased;
         received = feed.recv() => Some(received),
-        () = stop.cancelled() => None,
+        () = stopped => None,
     }
 }
 
@@ -126,8 +127,11 @@ pub async fn follow_run(
     // run, so the task of a subscription waiting for events stays small (thousands are idle).
     let mut last = Box::pin(start_run(runs, run, resume, sink)).await?;
     let feed = subscription.receiver();
+    // Created once: a cancellation future registers with the token when made.
+    let stopped = stop.cancelled();
+    tokio::pin!(stopped);
     loop {
-        let batch = match next_batch(feed, stop).await {
+        let batch = match next_batch(feed, stopped.as_mut()).await {
             Some(Ok(batch)) => batch,
             // The next batch shows the gap, which is filled from the store below.
             Some(Err(RecvError::Lagged(_))) => continue,
@@ -293,8 +297,10 @@ pub async fn follow_logs(
     };
     sink.send(subscribed.into()).await?;
     let feed = subscription.receiver();
+    let stopped = stop.cancelled();
+    tokio::pin!(stopped);
     loop {
-        let lines: Vec<LogLine> = match next_batch(feed, stop).await {
+        let lines: Vec<LogLine> = match next_batch(feed, stopped.as_mut()).await {
             Some(Ok(batch)) => batch.to_vec(),
             Some(Err(RecvError::Lagged(_))) => {
                 log_catch_up(runs, run, step, &mut last, u64::MAX, sink).await?;
@@ -365,8 +371,10 @@ pub async fn follow_runs_topic(
         recovered: None,
     };
     sink.send(subscribed.into()).await?;
+    let stopped = stop.cancelled();
+    tokio::pin!(stopped);
     loop {
-        let Some(received) = next_batch(&mut feed, stop).await else {
+        let Some(received) = next_batch(&mut feed, stopped.as_mut()).await else {
             return Ok(());
         };
         match received {

@@ -156,6 +156,12 @@ impl FrameSink for Outbox {
         if self.closer.is_closed() {
             return Err(Stop);
         }
+        // Room in the queue (the usual case): no deadline to set up.
+        let frame = match self.queue.try_send(frame) {
+            Ok(()) => return Ok(()),
+            Err(mpsc::error::TrySendError::Closed(_)) => return Err(Stop),
+            Err(mpsc::error::TrySendError::Full(frame)) => frame,
+        };
         match self.queue.send_timeout(frame, self.write_deadline).await {
             Ok(()) => Ok(()),
             Err(SendTimeoutError::Timeout(_)) => {

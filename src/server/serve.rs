@@ -16,9 +16,10 @@ use super::runs::{RunError, Runs};
 use super::state::{AppState, Live};
 use super::store::{Store, StoreError};
 use crate::ui::{shell, App};
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -28,6 +29,7 @@ use thiserror::Error;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tower_http::compression::CompressionLayer;
 
 #[derive(Debug, Error)]
 pub enum ServeError {
@@ -109,7 +111,8 @@ pub async fn build_state(
 }
 
 /// The router: health endpoints, the HTTP API, the pages and server functions, static files,
-/// all behind the cross-site guard.
+/// all behind the cross-site guard; responses compressed (brotli or gzip, as the client
+/// accepts; never event streams) and site files revalidated on every use.
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
@@ -121,7 +124,23 @@ pub fn router(state: AppState) -> Router {
         .leptos_routes(&state, routes, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .with_state(state)
+        .layer(axum::middleware::from_fn(revalidate_site_files))
+        .layer(CompressionLayer::new())
         .layer(axum::middleware::from_fn_with_state(origins, guard))
+}
+
+/// The site's files (`/pkg`: wasm, JavaScript, CSS) keep their names from build to build, so
+/// a browser must ask whether its copy is current (answered 304 from `Last-Modified`) rather
+/// than run a stale bundle against a newer server.
+async fn revalidate_site_files(request: Request, next: Next) -> Response {
+    let site_file = request.uri().path().starts_with("/pkg/");
+    let mut response = next.run(request).await;
+    if site_file && response.status().is_success() {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    }
+    response
 }
 
 async fn ready(State(state): State<AppState>) -> impl IntoResponse {

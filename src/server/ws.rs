@@ -34,7 +34,7 @@ const FLUSH_ON_SHUTDOWN: Duration = Duration::from_secs(1);
 /// The socket's read buffer: client operations are small (and capped by the message limit,
 /// which the buffer grows to when needed). The library's default, 128 KiB, allocated for every
 /// connection, was most of an idle connection's memory.
-const READ_BUFFER: usize = 4 * 1024;
+const READ_BUFFER: usize = 1024;
 /// Bytes gathered before the socket is written to; queued frames are written together and
 /// flushed once, so a busy connection makes few system calls.
 const WRITE_BUFFER: usize = 16 * 1024;
@@ -171,6 +171,9 @@ async fn write_loop(
         tokio::time::interval_at(start + limits.heartbeat_every, limits.heartbeat_every);
     let mut ping = tokio::time::interval_at(start + limits.ping_every, limits.ping_every);
     let mut closing = false;
+    // Made once, not per frame: each one registers with the token.
+    let closed = closer.closed();
+    tokio::pin!(closed);
     loop {
         let message = if closing {
             // Closing: what is already queued still goes out (unless the client is the problem).
@@ -181,7 +184,7 @@ async fn write_loop(
         } else {
             tokio::select! {
                 biased;
-                _ = closer.closed() => {
+                () = &mut closed => {
                     closing = true;
                     continue;
                 }

@@ -70,3 +70,57 @@ fn leptos_toml_agrees_with_cargo_toml_on_shared_site_options() {
         "{pinned}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_and_answers_are_compressed_but_event_streams_are_not() {
+    let data = tempfile::tempdir().unwrap();
+    let server = TestServer::start(data.path(), None).await;
+    let encoding = |response: &reqwest::Response| {
+        response
+            .headers()
+            .get("content-encoding")
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    let page = server
+        .http
+        .get(server.url("/pipelines/build-matrix"))
+        .header("accept-encoding", "br, gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(encoding(&page).as_deref(), Some("br"));
+    let gzip = server
+        .http
+        .get(server.url("/api/v1/pipelines"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(encoding(&gzip).as_deref(), Some("gzip"));
+    let plain = server
+        .http
+        .get(server.url("/api/v1/pipelines"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(encoding(&plain), None, "only when the client accepts it");
+
+    let run = server.start_run("deploy-web").await;
+    let stream = server
+        .http
+        .get(server.url(&format!("/api/v1/runs/{run}/events")))
+        .header("accept", "text/event-stream")
+        .header("accept-encoding", "gzip, br")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    assert_eq!(
+        encoding(&stream),
+        None,
+        "an event stream is never buffered by a compressor"
+    );
+    drop(stream);
+    server.stop().await;
+}

@@ -47,7 +47,10 @@ impl Viewport {
         else {
             return;
         };
-        let (s, w) = (svg.get_bounding_client_rect(), wrap.get_bounding_client_rect());
+        let (s, w) = (
+            svg.get_bounding_client_rect(),
+            wrap.get_bounding_client_rect(),
+        );
         if s.width() <= 0.0 {
             return;
         }

@@ -67,7 +67,9 @@ impl Painter {
     /// `step`'s state changed.
     pub fn step_changed(self: &Rc<Self>, step: &str) {
         if !self.everything.get() && self.queued.borrow_mut().insert(step.to_owned()) {
-            self.dirty.borrow_mut().push_back((step.to_owned(), now_ms()));
+            self.dirty
+                .borrow_mut()
+                .push_back((step.to_owned(), now_ms()));
         }
         self.schedule();
     }
