@@ -9,6 +9,7 @@ pub mod error;
 pub mod executor;
 pub mod extract;
 pub mod feed;
+pub mod group_commit;
 pub mod http;
 pub mod hub;
 pub mod ingest;

@@ -6,24 +6,24 @@
 //! commit at a time, so one faulty commit fails alone). Under load, requests of many runs share each fsync; alone, a
 //! request is committed at once.
 
+use super::group_commit::GroupCommit;
+pub use super::group_commit::{Commit, LogAppend, Numbered};
 use crate::domain::{Graph, LogLine, RunState, RunSummary, Seq, Status, StoredEvent};
 use chrono::{DateTime, SecondsFormat, Utc};
 use futures::future::BoxFuture;
 use sqlx::error::BoxDynError;
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
-use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio::sync::Mutex;
 
-/// Commits stored by one transaction at most.
-const GROUP_LIMIT: usize = 512;
-/// Rows per multi-row INSERT (4 or 5 values each, well under SQLite's variable limit).
-const ROWS_PER_INSERT: usize = 500;
+/// Idempotency keys looked up per query (well under SQLite's variable limit).
+const IDS_PER_QUERY: usize = 500;
 
 #[derive(Debug, Error)]
 pub enum StoreError {
@@ -33,6 +33,10 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data of run `{run}` is unreadable: {detail}")]
     Corrupt { run: String, detail: String },
+    #[error("database error: {0}")]
+    Write(#[from] rusqlite::Error),
+    #[error("cannot start the database writer: {0}")]
+    Thread(std::io::Error),
     #[error("the store is closed")]
     Closed,
 }
@@ -60,80 +64,13 @@ pub struct RunFilter {
     pub limit: u32,
 }
 
-/// One request's writes to one run, stored all or nothing. Serialised by the caller, so the
-/// one writer task only runs SQL.
-pub struct Commit {
-    pub run: String,
-    /// Numbered by the caller, continuing the run's `last_seq`.
-    pub events: Vec<EventRow>,
-    /// The run's new summary and status, when events changed them.
-    pub summary: Option<(Status, Seq, String)>,
-    pub logs: Vec<LogAppend>,
-    /// The folded state after these events (JSON), to load from instead of refolding.
-    pub checkpoint: Option<String>,
-}
-
-/// A stored event as a row: its seq, idempotency key and JSON body.
-pub struct EventRow {
-    pub seq: Seq,
-    pub id: Option<String>,
-    pub body: String,
-}
-
-impl EventRow {
-    pub fn of(event: &StoredEvent) -> EventRow {
-        EventRow {
-            seq: event.seq,
-            id: event.id.clone(),
-            body: json(event),
-        }
-    }
-}
-
-impl Commit {
-    /// The commit of `events` (and `logs`) leaving the run in `state`; with a checkpoint of
-    /// that state when `checkpoint` is true.
-    pub fn new(
-        run: &str,
-        events: &[StoredEvent],
-        logs: Vec<LogAppend>,
-        state: &RunState,
-        checkpoint: bool,
-    ) -> Commit {
-        let summary = state.summary();
-        Commit {
-            run: run.to_owned(),
-            events: events.iter().map(EventRow::of).collect(),
-            summary: (!events.is_empty()).then(|| (summary.status, summary.seq, json(&summary))),
-            logs,
-            checkpoint: checkpoint.then(|| json(state)),
-        }
-    }
-}
-
-/// Numbered log lines per step, as a commit stored them.
-pub type Numbered = Vec<(String, Vec<LogLine>)>;
-
-struct Job {
-    commit: Commit,
-    done: oneshot::Sender<Result<Numbered, StoreError>>,
-}
-
-/// Log lines of one step to append in a commit; numbers are assigned by the store.
-pub struct LogAppend {
-    pub step: String,
-    pub stream: String,
-    pub lines: Vec<String>,
-}
-
 pub struct Store {
     pool: SqlitePool,
     /// SQLite has one writer; serialising write transactions here avoids busy-upgrade failures
     /// of concurrent deferred transactions.
     write: Arc<Mutex<()>>,
-    /// The group-commit writer's queue. Unbounded because every job has a caller waiting for
-    /// its answer: the number of requests in flight bounds it.
-    commits: mpsc::UnboundedSender<Job>,
+    /// Ingest commits: one writer thread, group commit.
+    writer: GroupCommit,
 }
 
 /// The schema's migrations, embedded in the binary and applied in order at start.
@@ -196,18 +133,24 @@ impl Store {
             .await?;
         Migrator::new(Embedded).await?.run(&pool).await?;
         let write = Arc::new(Mutex::new(()));
-        let (commits, queue) = mpsc::unbounded_channel();
-        tokio::spawn(write_groups(pool.clone(), Arc::clone(&write), queue));
+        let writer = GroupCommit::start(path, Arc::clone(&write))?;
         Ok(Store {
             pool,
             write,
-            commits,
+            writer,
         })
     }
 
     /// Closes every connection (checkpointing the WAL); the store is unusable afterwards.
     pub async fn close(&self) {
+        self.writer.close().await;
         self.pool.close().await;
+    }
+
+    /// Holds the writer lock (tests: to make commits queue into one group).
+    #[cfg(test)]
+    pub async fn write_lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.write.lock().await
     }
 
     /// A cheap query proving the database answers (readiness).
@@ -316,7 +259,7 @@ impl Store {
         ids: &[&str],
     ) -> Result<HashMap<String, Seq>, StoreError> {
         let mut found = HashMap::new();
-        for chunk in ids.chunks(ROWS_PER_INSERT) {
+        for chunk in ids.chunks(IDS_PER_QUERY) {
             let mut query: QueryBuilder<Sqlite> =
                 QueryBuilder::new("SELECT event_id, seq FROM events WHERE run_id = ");
             query.push_bind(run).push(" AND event_id IN (");
@@ -335,11 +278,7 @@ impl Store {
     /// Stores a commit (in a group with whatever else is waiting) and answers once it is
     /// durable. Returns the numbered log lines per step.
     pub async fn commit(&self, commit: Commit) -> Result<Numbered, StoreError> {
-        let (done, answer) = oneshot::channel();
-        self.commits
-            .send(Job { commit, done })
-            .map_err(|_| StoreError::Closed)?;
-        answer.await.map_err(|_| StoreError::Closed)?
+        self.writer.commit(commit).await
     }
 
     /// Stored events after `since`, in seq order, at most `limit`.
@@ -391,121 +330,6 @@ impl Store {
             })
             .collect())
     }
-}
-
-/// The writer task: takes every commit waiting, stores them in one transaction, and answers
-/// each once the transaction is durable. Commits are validated before they get here, so a
-/// failing one is rare; when a group fails, its commits are retried one transaction each, so
-/// that only the faulty one fails.
-async fn write_groups(
-    pool: SqlitePool,
-    write: Arc<Mutex<()>>,
-    mut queue: mpsc::UnboundedReceiver<Job>,
-) {
-    let mut jobs = Vec::new();
-    while queue.recv_many(&mut jobs, GROUP_LIMIT).await > 0 {
-        let group = std::mem::take(&mut jobs);
-        let _write = write.lock().await;
-        let commits: Vec<&Commit> = group.iter().map(|job| &job.commit).collect();
-        let outcomes = match write_group(&pool, &commits).await {
-            Ok(numbered) => numbered.into_iter().map(Ok).collect(),
-            Err(e) if group.len() == 1 => vec![Err(StoreError::Db(e))],
-            Err(e) => {
-                tracing::warn!(error = %e, commits = group.len(), "group commit failed; committing one by one");
-                let mut outcomes = Vec::with_capacity(group.len());
-                for commit in &commits {
-                    let alone = write_group(&pool, std::slice::from_ref(commit)).await;
-                    outcomes.push(alone.map(|mut n| n.remove(0)).map_err(StoreError::Db));
-                }
-                outcomes
-            }
-        };
-        for (job, outcome) in group.into_iter().zip(outcomes) {
-            let _ = job.done.send(outcome);
-        }
-    }
-}
-
-/// Stores `commits` in one transaction (one fsync).
-async fn write_group(pool: &SqlitePool, commits: &[&Commit]) -> Result<Vec<Numbered>, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let mut numbered = Vec::with_capacity(commits.len());
-    for commit in commits {
-        numbered.push(write_commit(&mut tx, commit).await?);
-    }
-    tx.commit().await?;
-    Ok(numbered)
-}
-
-/// One commit's rows; events and log lines in multi-row INSERTs.
-async fn write_commit(
-    conn: &mut SqliteConnection,
-    commit: &Commit,
-) -> Result<Numbered, sqlx::Error> {
-    let run = commit.run.as_str();
-    for rows in commit.events.chunks(ROWS_PER_INSERT) {
-        let mut insert: QueryBuilder<Sqlite> =
-            QueryBuilder::new("INSERT INTO events (run_id, seq, event_id, body) ");
-        insert.push_values(rows, |mut values, row| {
-            values
-                .push_bind(run)
-                .push_bind(bind_seq(row.seq))
-                .push_bind(&row.id)
-                .push_bind(&row.body);
-        });
-        insert.build().execute(&mut *conn).await?;
-    }
-    if let Some((status, seq, summary)) = &commit.summary {
-        sqlx::query("UPDATE runs SET status = ?, last_seq = ?, summary = ? WHERE id = ?")
-            .bind(status.as_str())
-            .bind(bind_seq(*seq))
-            .bind(summary)
-            .bind(run)
-            .execute(&mut *conn)
-            .await?;
-    }
-    if let Some(state) = &commit.checkpoint {
-        sqlx::query("UPDATE runs SET state = ? WHERE id = ?")
-            .bind(state)
-            .bind(run)
-            .execute(&mut *conn)
-            .await?;
-    }
-    let mut numbered = Vec::with_capacity(commit.logs.len());
-    for batch in &commit.logs {
-        let last: i64 =
-            sqlx::query("SELECT COALESCE(MAX(n), 0) FROM logs WHERE run_id = ? AND step = ?")
-                .bind(run)
-                .bind(&batch.step)
-                .fetch_one(&mut *conn)
-                .await?
-                .get(0);
-        let lines: Vec<LogLine> = batch
-            .lines
-            .iter()
-            .enumerate()
-            .map(|(k, line)| LogLine {
-                n: last as u64 + k as u64 + 1,
-                stream: batch.stream.clone(),
-                line: line.clone(),
-            })
-            .collect();
-        for rows in lines.chunks(ROWS_PER_INSERT) {
-            let mut insert: QueryBuilder<Sqlite> =
-                QueryBuilder::new("INSERT INTO logs (run_id, step, n, stream, line) ");
-            insert.push_values(rows, |mut values, line| {
-                values
-                    .push_bind(run)
-                    .push_bind(&batch.step)
-                    .push_bind(bind_seq(line.n))
-                    .push_bind(&line.stream)
-                    .push_bind(&line.line);
-            });
-            insert.build().execute(&mut *conn).await?;
-        }
-        numbered.push((batch.step.clone(), lines));
-    }
-    Ok(numbered)
 }
 
 fn json<T: serde::Serialize>(value: &T) -> String {
