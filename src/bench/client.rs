@@ -129,6 +129,7 @@ pub fn progress_event(step: &str, counter: u64, scheduled_us: u64) -> String {
 pub async fn connect(target: &Target, n: usize) -> Result<Socket, ClientError> {
     let from = Ipv4Addr::new(127, 0, 0, 2 + (n % usize::from(SOURCE_ADDRESSES)) as u8);
     let socket = TcpSocket::new_v4().map_err(|source| ClientError::Connect { from, source })?;
+    defer_port_choice(&socket);
     socket
         .bind(SocketAddr::from((from, 0)))
         .map_err(|source| ClientError::Connect { from, source })?;
@@ -144,6 +145,24 @@ pub async fn connect(target: &Target, n: usize) -> Result<Socket, ClientError> {
     let (socket, _) =
         tokio_tungstenite::client_async_with_config(target.ws(), stream, Some(config)).await?;
     Ok(socket)
+}
+
+/// Lets the kernel pick the source port at connect time rather than at bind time: binding to
+/// port 0 searches the whole port range for a free port, slower with every socket already
+/// bound (Linux's IP_BIND_ADDRESS_NO_PORT).
+fn defer_port_choice(socket: &TcpSocket) {
+    use std::os::fd::AsRawFd;
+    let on: libc::c_int = 1;
+    // SAFETY: a valid socket descriptor and a pointer to an int of the size given.
+    let _ = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_IP,
+            libc::IP_BIND_ADDRESS_NO_PORT,
+            std::ptr::addr_of!(on).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
 }
 
 /// Subscribes to `run` and waits for `subscribed`; returns the seq the subscription starts

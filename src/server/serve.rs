@@ -21,6 +21,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use axum::Router;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::future::{Future, IntoFuture};
@@ -170,7 +171,17 @@ pub async fn run(
     let runs = Arc::clone(&state.runs);
     let drain = config.live.drain;
     let stopping = CancellationToken::new();
-    let server = axum::serve(listener, router(state))
+    // No Nagle delay: live frames and answers are small writes that must leave at once (with
+    // it, a second small write waits for the peer's delayed ACK, up to 40 ms).
+    let listener = listener.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "could not set TCP_NODELAY on a connection");
+        }
+    });
+    // Routes turned into services once, not for every connection (which is what serving a
+    // `Router` directly does, at a cost growing with the number of routes).
+    let app = router(state).with_state(());
+    let server = axum::serve(listener, app.into_make_service())
         .with_graceful_shutdown(stopping.clone().cancelled_owned());
     let mut server = std::pin::pin!(server.into_future());
     tokio::select! {
