@@ -25,12 +25,14 @@ use axum::serve::ListenerExt;
 use axum::Router;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use std::future::{Future, IntoFuture};
+use std::path::Path;
 use std::sync::Arc;
 use thiserror::Error;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower_http::compression::CompressionLayer;
+use tower_http::services::ServeDir;
 
 #[derive(Debug, Error)]
 pub enum ServeError {
@@ -118,10 +120,14 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
     let origins = Arc::clone(&state.origins);
+    // The bundle is served here rather than by Leptos's file handler, which drops the
+    // request's conditional headers (so it never answered 304).
+    let pkg = Path::new(&*options.site_root).join(&*options.site_pkg_dir);
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .nest("/api/v1", super::http::router())
+        .nest_service(&format!("/{}", options.site_pkg_dir), ServeDir::new(pkg))
         .leptos_routes(&state, routes, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .with_state(state)
