@@ -56,7 +56,8 @@ pub fn http_client() -> reqwest::Client {
         .expect("a default HTTP client builds")
 }
 
-async fn check(
+/// The response, or the error naming `what` and the server's answer.
+pub(super) async fn check(
     what: &'static str,
     response: Result<reqwest::Response, reqwest::Error>,
 ) -> Result<reqwest::Response, ClientError> {

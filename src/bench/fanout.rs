@@ -81,10 +81,9 @@ struct Shared {
 }
 
 fn run_ids(config: &FanoutConfig) -> Vec<String> {
-    let nonce = std::process::id() as u128 * 1_000_000 + Instant::now().elapsed().as_nanos();
     let stamp = chrono::Utc::now().timestamp_micros();
     (0..config.runs)
-        .map(|i| format!("bench-{stamp}-{nonce}-{i}"))
+        .map(|i| format!("bench-{stamp}-{i}"))
         .collect()
 }
 

@@ -74,15 +74,7 @@ pub async fn run(
     let mut bytes = 0;
     for _ in 0..config.requests {
         let began = Instant::now();
-        let response = http
-            .get(&url)
-            .send()
-            .await
-            .map_err(|source| client::ClientError::Http {
-                what: "fetching the run page",
-                source,
-            })?;
-        let status = response.status().as_u16();
+        let response = client::check("fetching the run page", http.get(&url).send().await).await?;
         let body = response
             .bytes()
             .await
@@ -90,13 +82,6 @@ pub async fn run(
                 what: "reading the run page",
                 source,
             })?;
-        if status != 200 {
-            return Err(client::ClientError::Status {
-                what: "the run page",
-                status,
-                body: String::from_utf8_lossy(&body).into_owned(),
-            });
-        }
         times.push(began.elapsed().as_secs_f64() * 1000.0);
         bytes = body.len();
     }

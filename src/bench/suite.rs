@@ -1,12 +1,14 @@
 //! Every scenario, each against a fresh server, repeated; the medians as a Markdown table
 //! (the README's performance table is this output).
 
+use super::client::ClientError;
 use super::fanout::{self, FanoutConfig, FanoutReport};
 use super::idle::{self, IdleConfig, IdleReport};
 use super::ingest::{self, IngestConfig, IngestReport};
 use super::render::{self, RenderConfig, RenderReport};
 use super::stats::median;
 use super::target::{spawn, Spawned, Target, TargetError};
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use thiserror::Error;
@@ -16,7 +18,7 @@ pub enum SuiteError {
     #[error(transparent)]
     Target(#[from] TargetError),
     #[error(transparent)]
-    Client(#[from] super::client::ClientError),
+    Client(#[from] ClientError),
 }
 
 /// Where each measurement runs: a server started per measurement, or one given server.
@@ -71,12 +73,28 @@ pub fn fanout_scenarios(seconds: u64) -> Vec<(&'static str, FanoutConfig)> {
     ]
 }
 
-async fn measure_fanout(
+/// Measures `repeat` times, each against a fresh server, logging each report under `label`.
+async fn repeated<R, Fut>(
     server: &Server,
-    config: &FanoutConfig,
-) -> Result<FanoutReport, SuiteError> {
-    let (_guard, target) = server.start().await?;
-    Ok(fanout::run(&target, config).await?)
+    repeat: usize,
+    label: &str,
+    measure: impl Fn(Target) -> Fut,
+) -> Result<Vec<R>, SuiteError>
+where
+    R: serde::Serialize,
+    Fut: Future<Output = Result<R, ClientError>>,
+{
+    let mut reports = Vec::with_capacity(repeat);
+    for _ in 0..repeat {
+        let (_guard, target) = server.start().await?;
+        let report = measure(target).await?;
+        eprintln!(
+            "{label}: {}",
+            serde_json::to_string(&report).unwrap_or_default()
+        );
+        reports.push(report);
+    }
+    Ok(reports)
 }
 
 /// Runs everything `repeat` times; returns the table of medians and whether no event was
@@ -92,15 +110,11 @@ pub async fn run(
         "| scenario | deliveries/s | frames/s | latency p50 / p99 / p99.9 | server CPU per delivery / per frame | lost / dup / reordered |\n|---|---|---|---|---|---|\n",
     );
     for (name, config) in fanout_scenarios(seconds) {
-        let mut runs = Vec::new();
-        for _ in 0..repeat {
-            let report = measure_fanout(server, &config).await?;
-            eprintln!(
-                "{name}: {}",
-                serde_json::to_string(&report).unwrap_or_default()
-            );
-            runs.push(report);
-        }
+        let config = &config;
+        let runs = repeated(server, repeat, name, |target| async move {
+            fanout::run(&target, config).await
+        })
+        .await?;
         let m = |f: &dyn Fn(&FanoutReport) -> f64| median(runs.iter().map(f).collect());
         let faults: u64 = runs
             .iter()
@@ -137,16 +151,11 @@ pub async fn run(
         concurrency: 256,
         settle: Duration::from_secs(2),
     };
-    let mut idles: Vec<IdleReport> = Vec::new();
-    for _ in 0..repeat {
-        let (_guard, target) = server.start().await?;
-        let report = idle::run(&target, &idle_config).await?;
-        eprintln!(
-            "idle: {}",
-            serde_json::to_string(&report).unwrap_or_default()
-        );
-        idles.push(report);
-    }
+    let idle_config = &idle_config;
+    let idles = repeated(server, repeat, "idle", |target| async move {
+        idle::run(&target, idle_config).await
+    })
+    .await?;
     let m = |f: &dyn Fn(&IdleReport) -> f64| median(idles.iter().map(f).collect());
     table.push_str(&format!(
         "| idle subscribed connections | held and live | server RSS per connection | connects/s |\n|---|---|---|---|\n| {connections} | {:.0} / {:.0} | {:.1} KB | {:.0} |\n\n",
@@ -165,16 +174,12 @@ pub async fn run(
             producers: 16,
             duration: Duration::from_secs(seconds.min(5)),
         };
-        let mut reports: Vec<IngestReport> = Vec::new();
-        for _ in 0..repeat {
-            let (_guard, target) = server.start().await?;
-            let report = ingest::run(&target, &config).await?;
-            eprintln!(
-                "ingest {batch}: {}",
-                serde_json::to_string(&report).unwrap_or_default()
-            );
-            reports.push(report);
-        }
+        let config = &config;
+        let label = format!("ingest {batch}");
+        let reports = repeated(server, repeat, &label, |target| async move {
+            ingest::run(&target, config).await
+        })
+        .await?;
         let m = |f: &dyn Fn(&IngestReport) -> f64| median(reports.iter().map(f).collect());
         table.push_str(&format!(
             "| {batch} | {:.0} | {:.2} / {:.2} ms |\n",
@@ -191,11 +196,12 @@ pub async fn run(
             steps,
             requests: 20,
         };
-        let mut reports: Vec<RenderReport> = Vec::new();
-        for _ in 0..repeat {
-            let (_guard, target) = server.start().await?;
-            reports.push(render::run(&target, &config).await?);
-        }
+        let config = &config;
+        let label = format!("render {steps}");
+        let reports = repeated(server, repeat, &label, |target| async move {
+            render::run(&target, config).await
+        })
+        .await?;
         let m = |f: &dyn Fn(&RenderReport) -> f64| median(reports.iter().map(f).collect());
         table.push_str(&format!(
             "| {steps} | {:.1} ms | {:.0} KB |\n",

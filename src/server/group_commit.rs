@@ -6,7 +6,7 @@
 //!
 //! A group that fails is retried one commit per transaction, so one faulty commit fails alone.
 
-use super::store::StoreError;
+use super::store::{bind_seq, json, StoreError};
 use crate::domain::{LogLine, RunState, Seq, Status, StoredEvent};
 use rusqlite::{params, Connection, Transaction};
 use std::path::Path;
@@ -187,21 +187,16 @@ fn write_group(
     Ok(numbered)
 }
 
-/// SQLite integers are signed: a seq beyond i64 cannot be stored (and never is assigned).
-fn seq(value: Seq) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
-}
-
 fn write_commit(tx: &Transaction<'_>, commit: &Commit) -> Result<Numbered, rusqlite::Error> {
     let run = commit.run.as_str();
     let mut insert =
         tx.prepare_cached("INSERT INTO events (run_id, seq, event_id, body) VALUES (?, ?, ?, ?)")?;
     for row in &commit.events {
-        insert.execute(params![run, seq(row.seq), row.id, row.body])?;
+        insert.execute(params![run, bind_seq(row.seq), row.id, row.body])?;
     }
     if let Some((status, last, summary)) = &commit.summary {
         tx.prepare_cached("UPDATE runs SET status = ?, last_seq = ?, summary = ? WHERE id = ?")?
-            .execute(params![status.as_str(), seq(*last), summary, run])?;
+            .execute(params![status.as_str(), bind_seq(*last), summary, run])?;
     }
     if let Some(state) = &commit.checkpoint {
         tx.prepare_cached("UPDATE runs SET state = ? WHERE id = ?")?
@@ -218,7 +213,7 @@ fn write_commit(tx: &Transaction<'_>, commit: &Commit) -> Result<Numbered, rusql
         let mut lines = Vec::with_capacity(batch.lines.len());
         for (k, line) in batch.lines.iter().enumerate() {
             let n = last as u64 + k as u64 + 1;
-            insert.execute(params![run, batch.step, seq(n), batch.stream, line])?;
+            insert.execute(params![run, batch.step, bind_seq(n), batch.stream, line])?;
             lines.push(LogLine {
                 n,
                 stream: batch.stream.clone(),
@@ -228,11 +223,6 @@ fn write_commit(tx: &Transaction<'_>, commit: &Commit) -> Result<Numbered, rusql
         numbered.push((batch.step.clone(), lines));
     }
     Ok(numbered)
-}
-
-fn json<T: serde::Serialize>(value: &T) -> String {
-    // Our plain data types (string-keyed maps, no custom serialisers that fail) always serialise.
-    serde_json::to_string(value).expect("plain data serialises to JSON")
 }
 
 #[cfg(test)]

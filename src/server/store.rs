@@ -108,7 +108,7 @@ impl<'s> MigrationSource<'s> for Embedded {
 
 /// SQLite binds signed 64-bit integers: larger positions mean "after everything", never a
 /// wrapped negative number.
-fn bind_seq(seq: u64) -> i64 {
+pub(super) fn bind_seq(seq: u64) -> i64 {
     i64::try_from(seq).unwrap_or(i64::MAX)
 }
 
@@ -332,7 +332,7 @@ impl Store {
     }
 }
 
-fn json<T: serde::Serialize>(value: &T) -> String {
+pub(super) fn json<T: serde::Serialize>(value: &T) -> String {
     // Our plain data types (string-keyed maps, no custom serialisers that fail) always serialise.
     serde_json::to_string(value).expect("plain data serialises to JSON")
 }
