@@ -8,8 +8,6 @@ use super::hub::EventBatch;
 use crate::api::ServerFrame;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::mpsc;
-use tokio::sync::mpsc::error::SendTimeoutError;
 use tokio_util::sync::CancellationToken;
 
 /// Why a live connection closes: a WebSocket close code and reason (SSE streams just end).
@@ -103,15 +101,30 @@ impl Closer {
         self.token.cancelled().await
     }
 
+    /// Closes with [`CloseReason::GONE`] when dropped: held by whatever the client's leaving
+    /// drops (an SSE response body), so the feed behind it stops.
+    pub fn close_on_drop(self) -> CloseOnDrop {
+        CloseOnDrop(self)
+    }
+
     pub fn is_closed(&self) -> bool {
         self.token.is_cancelled()
+    }
+}
+
+/// See [`Closer::close_on_drop`].
+pub struct CloseOnDrop(Closer);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        self.0.close(CloseReason::GONE);
     }
 }
 
 /// The sending side of a connection's queue: subscriptions push frames here.
 #[derive(Clone)]
 pub struct Outbox {
-    queue: mpsc::Sender<Outgoing>,
+    queue: flume::Sender<Outgoing>,
     write_deadline: Duration,
     closer: Closer,
 }
@@ -122,8 +135,8 @@ impl Outbox {
         capacity: usize,
         write_deadline: Duration,
         closer: Closer,
-    ) -> (Outbox, mpsc::Receiver<Outgoing>) {
-        let (queue, receiver) = mpsc::channel(capacity);
+    ) -> (Outbox, flume::Receiver<Outgoing>) {
+        let (queue, receiver) = flume::bounded(capacity);
         let outbox = Outbox {
             queue,
             write_deadline,
@@ -132,21 +145,16 @@ impl Outbox {
         (outbox, receiver)
     }
 
-    /// Resolves when the receiving side is gone (an SSE client left).
-    pub async fn gone(&self) {
-        self.queue.closed().await
-    }
-
     /// Queues a frame now if there is room; a full queue closes the connection as too slow.
     /// For frames whose sender must not wait (the connection's own replies).
     pub fn try_send(&self, frame: ServerFrame) -> Result<(), Stop> {
         match self.queue.try_send(frame.into()) {
             Ok(()) => Ok(()),
-            Err(mpsc::error::TrySendError::Full(_)) => {
+            Err(flume::TrySendError::Full(_)) => {
                 self.closer.close(CloseReason::SLOW);
                 Err(Stop)
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => Err(Stop),
+            Err(flume::TrySendError::Disconnected(_)) => Err(Stop),
         }
     }
 }
@@ -159,12 +167,16 @@ impl FrameSink for Outbox {
         // Room in the queue (the usual case): no deadline to set up.
         let frame = match self.queue.try_send(frame) {
             Ok(()) => return Ok(()),
-            Err(mpsc::error::TrySendError::Closed(_)) => return Err(Stop),
-            Err(mpsc::error::TrySendError::Full(frame)) => frame,
+            Err(flume::TrySendError::Disconnected(_)) => return Err(Stop),
+            Err(flume::TrySendError::Full(frame)) => frame,
         };
-        match self.queue.send_timeout(frame, self.write_deadline).await {
-            Ok(()) => Ok(()),
-            Err(SendTimeoutError::Timeout(_)) => {
+        // Boxed: this rare wait's state (a timer and a queue slot claim) would otherwise be part
+        // of every subscription's task, idle or not.
+        let wait = tokio::time::timeout(self.write_deadline, self.queue.send_async(frame));
+        match Box::pin(wait).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(flume::SendError(_))) => Err(Stop),
+            Err(_) => {
                 tracing::info!(
                     deadline_ms = self.write_deadline.as_millis() as u64,
                     "closing a live client that stopped reading"
@@ -172,7 +184,6 @@ impl FrameSink for Outbox {
                 self.closer.close(CloseReason::SLOW);
                 Err(Stop)
             }
-            Err(SendTimeoutError::Closed(_)) => Err(Stop),
         }
     }
 }
@@ -184,13 +195,13 @@ mod tests {
     #[tokio::test]
     async fn a_full_queue_past_the_deadline_closes_as_slow() {
         let closer = Closer::default();
-        let (outbox, mut receiver) = Outbox::new(1, Duration::from_millis(20), closer.clone());
+        let (outbox, receiver) = Outbox::new(1, Duration::from_millis(20), closer.clone());
         outbox.send(ServerFrame::Heartbeat.into()).await.unwrap();
         assert!(outbox.send(ServerFrame::Heartbeat.into()).await.is_err());
         assert_eq!(closer.reason(), Some(CloseReason::SLOW));
         // The first reason wins; later ones do not overwrite it.
         closer.close(CloseReason::RESTART);
         assert_eq!(closer.reason(), Some(CloseReason::SLOW));
-        assert_eq!(receiver.recv().await, Some(ServerFrame::Heartbeat.into()));
+        assert_eq!(receiver.try_recv(), Ok(ServerFrame::Heartbeat.into()));
     }
 }

@@ -50,20 +50,22 @@ pub async fn stream_run(
     state.runs.snapshot(&run).await?;
     let limits = &state.live.limits;
     let closer = Closer::default();
-    let (outbox, mut queue) =
-        Outbox::new(limits.queue_frames, limits.write_deadline, closer.clone());
+    let (outbox, queue) = Outbox::new(limits.queue_frames, limits.write_deadline, closer.clone());
     let (runs, shutdown) = (state.runs.clone(), state.live.shutdown.clone());
-    // The feed ends when the client leaves (the queue's receiver drops with the response), is
+    // The feed ends when the client leaves (the response body, which holds `gone`, drops), is
     // too slow, or the server shuts down (after delivering what was published before); the
     // stream then ends and the client resumes.
+    let gone = closer.clone().close_on_drop();
     state.live.tracker.spawn(async move {
         tokio::select! {
             _ = follow_run(&runs, &run, resume, &outbox, &shutdown) => {}
-            _ = outbox.gone() => {}
             _ = closer.closed() => {}
         }
     });
-    let frames = stream::poll_fn(move |cx| queue.poll_recv(cx));
+    let frames = queue.into_stream().map(move |frame| {
+        let _held = &gone;
+        frame
+    });
     let events = stream::once(async { Ok(Event::default().retry(RETRY)) })
         .chain(frames.flat_map(|frame| stream::iter(messages(frame))));
     let keep_alive = KeepAlive::new()

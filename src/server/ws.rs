@@ -15,10 +15,8 @@ use axum::extract::State;
 use axum::response::Response;
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -31,10 +29,10 @@ const CLOSE_GRACE: Duration = Duration::from_secs(2);
 const CLOSE_HOLD: Duration = Duration::from_secs(10);
 /// On shutdown, how long subscriptions get to deliver what was published before it.
 const FLUSH_ON_SHUTDOWN: Duration = Duration::from_secs(1);
-/// The socket's read buffer: client operations are small (and capped by the message limit,
-/// which the buffer grows to when needed). The library's default, 128 KiB, allocated for every
-/// connection, was most of an idle connection's memory.
-const READ_BUFFER: usize = 1024;
+/// The socket's read buffer: client operations are a few hundred bytes at most (and capped by
+/// the message limit, which the buffer grows to when a message needs it). The library's
+/// default, 128 KiB, allocated for every connection, was most of an idle connection's memory.
+const READ_BUFFER: usize = 256;
 /// Bytes gathered before the socket is written to; queued frames are written together and
 /// flushed once, so a busy connection makes few system calls.
 const WRITE_BUFFER: usize = 16 * 1024;
@@ -50,25 +48,36 @@ pub async fn ws_handler(ws: WebSocketUpgrade, State(state): State<AppState>) -> 
         .write_buffer_size(WRITE_BUFFER)
         .on_upgrade(move |socket| {
             let tracker = live.tracker.clone();
-            tracker.track_future(serve_socket(socket, runs, live))
+            // Split here, not inside the task: an async fn keeps its arguments for its whole
+            // life, and the unsplit socket is hundreds of bytes per idle connection.
+            let (sink, stream) = socket.split();
+            tracker.track_future(serve_socket(sink, stream, runs, live))
         })
 }
 
-async fn serve_socket(socket: WebSocket, runs: Arc<Runs>, live: Live) {
+async fn serve_socket(
+    sink: SplitSink<WebSocket, Message>,
+    stream: SplitStream<WebSocket>,
+    runs: Arc<Runs>,
+    live: Live,
+) {
     let limits = Arc::clone(&live.limits);
     let closer = Closer::default();
     let (outbox, queue) = Outbox::new(limits.queue_frames, limits.write_deadline, closer.clone());
-    let (sink, stream) = socket.split();
     let writer = tokio::spawn(write_loop(sink, queue, closer.clone(), Arc::clone(&limits)));
     let mut connection = Connection {
         runs,
         outbox,
         limits,
         stop: live.shutdown.clone(),
-        subscriptions: HashMap::new(),
+        subscriptions: Vec::new(),
     };
     let stream = read_loop(stream, &mut connection, &closer, &live).await;
-    let tasks: Vec<JoinHandle<()>> = connection.subscriptions.into_values().collect();
+    let tasks: Vec<JoinHandle<()>> = connection
+        .subscriptions
+        .into_iter()
+        .map(|(_, task)| task)
+        .collect();
     if closer.is_closed() {
         for task in &tasks {
             task.abort();
@@ -162,7 +171,7 @@ fn close_reason(error: axum::Error) -> Option<CloseReason> {
 /// frame the [`Closer`] chose (unless the peer is gone or not reading).
 async fn write_loop(
     mut sink: SplitSink<WebSocket, Message>,
-    mut queue: mpsc::Receiver<Outgoing>,
+    queue: flume::Receiver<Outgoing>,
     closer: Closer,
     limits: Arc<LiveLimits>,
 ) {
@@ -188,15 +197,17 @@ async fn write_loop(
                     closing = true;
                     continue;
                 }
-                frame = queue.recv() => match frame {
-                    Some(frame) => to_message(frame),
-                    None => break,
+                frame = queue.recv_async() => match frame {
+                    Ok(frame) => to_message(frame),
+                    Err(flume::RecvError::Disconnected) => break,
                 },
                 _ = heartbeat.tick() => to_message(ServerFrame::Heartbeat.into()),
                 _ = ping.tick() => Message::Ping(Default::default()),
             }
         };
-        let written = tokio::time::timeout(limits.write_deadline, async {
+        // Boxed: the write's state (its deadline timer among it) lives on the heap only while
+        // it runs, so an idle connection's task stays small.
+        let written = Box::pin(tokio::time::timeout(limits.write_deadline, async {
             sink.feed(message).await?;
             // Whatever else is queued already goes out with it, in one flush.
             for _ in 1..FLUSH_EVERY {
@@ -206,7 +217,7 @@ async fn write_loop(
                 }
             }
             sink.flush().await
-        });
+        }));
         match written.await {
             Ok(Ok(())) => {}
             Ok(Err(_)) => {
@@ -242,14 +253,15 @@ fn to_message(outgoing: Outgoing) -> Message {
     }
 }
 
-/// One socket's subscriptions, keyed by what they follow.
+/// One socket's subscriptions, keyed by what they follow (a handful at most: a list is
+/// smaller than a map for every idle connection).
 struct Connection {
     runs: Arc<Runs>,
     outbox: Outbox,
     limits: Arc<LiveLimits>,
     /// The server's shutdown: subscriptions deliver what was published and end.
     stop: CancellationToken,
-    subscriptions: HashMap<String, JoinHandle<()>>,
+    subscriptions: Vec<(String, JoinHandle<()>)>,
 }
 
 impl Connection {
@@ -280,13 +292,13 @@ impl Connection {
                     .reply_error("bad_request", "missing field `run` (or `topic`)".to_owned())
             }
         };
-        if let Some(previous) = self.subscriptions.remove(&key) {
-            previous.abort();
+        if let Some(at) = self.subscriptions.iter().position(|(k, _)| *k == key) {
+            self.subscriptions.swap_remove(at).1.abort();
         }
         if op.op == OpKind::Unsubscribe {
             return;
         }
-        self.subscriptions.retain(|_, task| !task.is_finished());
+        self.subscriptions.retain(|(_, task)| !task.is_finished());
         if self.subscriptions.len() >= self.limits.max_subscriptions {
             return self.reply_error(
                 "too_many_subscriptions",
@@ -325,6 +337,6 @@ impl Connection {
                 let _ = follow_runs_topic(&runs, &out, &stop).await;
             }),
         };
-        self.subscriptions.insert(key, task);
+        self.subscriptions.push((key, task));
     }
 }
