@@ -3,8 +3,9 @@
 #   make run     install what is missing (no browser bits), build the release
 #                binary and serve it (default http://127.0.0.1:3000, data ./data)
 #                  make run ADDR=127.0.0.1:8080 DATA_DIR=/tmp/sb
-#   make test    everything CI runs: setup, fmt, clippy (server + wasm), debug
-#                build, cargo tests, Playwright end-to-end tests
+#   make test    everything CI runs: setup, fmt, clippy (server + wasm), cargo
+#                tests, the release wasm's size budget, debug build, Playwright
+#                end-to-end tests
 #   make e2e     only the end-to-end tests against target/debug/signalbox
 #                  make e2e E2E_ARGS="--project nojs"
 #   make bench   build the release binary and run the load generator's suite
@@ -38,6 +39,10 @@ BENCH_ARGS ?= suite --repeat 3
 # What `make bench-browser` passes to end2end/bench/frames.mjs.
 FRAMES_ARGS ?=
 
+# The release wasm bundle's gzipped size may not exceed this (bytes): `make test` builds the
+# release frontend and fails above it, so the bundle cannot grow unnoticed.
+WASM_GZIP_BUDGET ?= 580000
+
 # Extra arguments for `playwright test`, e.g. E2E_ARGS="--project js -g marker".
 E2E_ARGS ?=
 
@@ -51,7 +56,7 @@ E2E_TIMEOUT ?= 20m
 TIMEOUT := timeout --kill-after=30s $(if $(CI),,--foreground)
 
 .PHONY: help run test setup setup-run build build-release fmt-check clippy clippy-ssr \
-        clippy-hydrate unit e2e serve bench bench-browser clean
+        clippy-hydrate unit wasm-size report-wasm-size e2e serve bench bench-browser clean
 
 help:
 	@sed -n '1,/^$$/p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
@@ -66,7 +71,7 @@ run: setup-run build-release
 # `unit` runs before `build`: `cargo test` also builds target/debug/signalbox, with the
 # dev-dependencies' features unified in, and that binary's pages do not hydrate against the
 # wasm cargo-leptos builds. The e2e tests must run cargo-leptos's own binary.
-test: setup fmt-check clippy unit build e2e
+test: setup fmt-check clippy unit wasm-size build e2e
 
 # --- steps -------------------------------------------------------------------------
 
@@ -102,8 +107,22 @@ build-release:
 	@echo "== cargo leptos build --release"
 	@command -v wasm-opt >/dev/null || { echo "wasm-opt not on PATH: run .ci/setup" >&2; exit 1; }
 	LEPTOS_SITE_ROOT=target/site-release $(TIMEOUT) $(CARGO_TIMEOUT) cargo leptos build --release
-	@wasm=target/site-release/pkg/signalbox_bg.wasm; [ -f "$$wasm" ] || wasm=target/site-release/pkg/signalbox.wasm; \
-	  echo "== wasm bundle: $$(stat -c %s $$wasm) bytes, $$(gzip -9 -c $$wasm | wc -c) bytes gzipped ($$wasm)"
+	@$(MAKE) --no-print-directory report-wasm-size
+
+# Builds only the release frontend (into target/site-release) and holds it to the budget.
+wasm-size:
+	@echo "== cargo leptos build --release --frontend-only (wasm size budget)"
+	@command -v wasm-opt >/dev/null || { echo "wasm-opt not on PATH: run .ci/setup" >&2; exit 1; }
+	LEPTOS_SITE_ROOT=target/site-release $(TIMEOUT) $(CARGO_TIMEOUT) cargo leptos build --release --frontend-only
+	@$(MAKE) --no-print-directory report-wasm-size
+	@gz=$$(gzip -9 -c target/site-release/pkg/signalbox.wasm | wc -c); \
+	  if [ "$$gz" -gt $(WASM_GZIP_BUDGET) ]; then \
+	    echo "wasm bundle over its budget: $$gz bytes gzipped > WASM_GZIP_BUDGET=$(WASM_GZIP_BUDGET)" >&2; exit 1; \
+	  fi
+
+report-wasm-size:
+	@wasm=target/site-release/pkg/signalbox.wasm; \
+	  echo "== wasm bundle: $$(stat -c %s $$wasm) bytes, $$(gzip -9 -c $$wasm | wc -c) bytes gzipped (budget $(WASM_GZIP_BUDGET); $$wasm)"
 
 unit:
 	@echo "== cargo test --features ssr"

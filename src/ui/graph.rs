@@ -1,12 +1,18 @@
 //! The SVG workflow graph. The layout is a pure function of the graph, computed once (by the
 //! server when it can); each node, edge and marker reads only its own step's signal
 //! ([`StepSignals`]), and only the selected node and the one before it react to a selection.
+//!
+//! Big graphs (see [`viewport`]) arrive as static markup that hydration does not walk (ten
+//! thousand elements took the browser over a second to hydrate); once hydrated, the browser
+//! measures what is on screen and draws only that part, live.
 
 mod edge;
 mod icons;
 mod marker;
 mod node;
 mod steps;
+#[cfg(feature = "ssr")]
+mod still;
 mod viewport;
 
 pub use steps::StepSignals;
@@ -15,11 +21,13 @@ use crate::domain::geometry::Rect;
 use crate::domain::layout::{NODE_H, NODE_W};
 use crate::domain::{Graph, Layout};
 use edge::EdgeView;
+use leptos::either::Either;
 use leptos::prelude::*;
 use marker::MarkerView;
 use node::NodeView;
+use std::collections::HashMap;
 use std::sync::Arc;
-use viewport::{Viewport, VIRTUAL_FROM};
+use viewport::{Viewport, MIN_SHARE, VIRTUAL_FROM};
 
 #[component]
 pub fn GraphView(
@@ -34,80 +42,64 @@ pub fn GraphView(
     layout: Option<Arc<Layout>>,
 ) -> impl IntoView {
     let layout = layout.unwrap_or_else(|| Arc::new(Layout::compute(&graph)));
-    let names: std::collections::HashMap<String, (String, String)> = graph
+    let names = graph
         .steps
         .iter()
         .map(|s| (s.id.clone(), (s.name.clone(), s.kind.clone())))
         .collect();
-    let (width, height) = (layout.width, layout.height);
-    let large = layout.nodes.len() >= VIRTUAL_FROM;
-    let viewport = Viewport::new();
-    let edges = layout
-        .edges
-        .iter()
-        .map(|edge| {
-            let from = steps.get(&edge.from);
-            let (source, target, d) = (edge.from.clone(), edge.to.clone(), edge.path.to_svg());
-            let bounds = edge.path.bounds();
-            view! {
-                <Show when=move || viewport.shows(bounds)>
-                    <EdgeView from_state=from from=source.clone() to=target.clone() d=d.clone()/>
-                </Show>
-            }
-        })
-        .collect_view();
-    let selection = Selector::new(move || selected.and_then(|s| s.get()));
-    let nodes = layout
-        .nodes
-        .iter()
-        .map(|node| {
-            let step = steps.get(&node.id);
-            let (name, kind) = names.get(&node.id).cloned().unwrap_or_default();
-            let (selection, key) = (selection.clone(), Some(node.id.clone()));
-            let is_selected = Signal::derive(move || selection.selected(&key));
-            let (id, x, y) = (node.id.clone(), node.x, node.y);
-            let bounds = Rect::new(x, y, NODE_W, NODE_H);
-            view! {
-                <Show when=move || viewport.shows(bounds)>
-                    <NodeView id=id.clone() name=name.clone() kind=kind.clone() x y step link=link_steps selected=is_selected/>
-                </Show>
-            }
-        })
-        .collect_view();
-    let markers = layout
-        .edges
-        .iter()
-        .map(|edge| {
-            let from = steps.get(&edge.from);
-            let (edge, bounds) = (edge.clone(), edge.path.bounds());
-            view! {
-                <Show when=move || viewport.shows(bounds)>
-                    <MarkerView edge=edge.clone() step=from/>
-                </Show>
-            }
-        })
-        .collect_view();
+    let frame = Frame {
+        width: layout.width,
+        height: layout.height,
+        steps: layout.nodes.len(),
+    };
+    let large = frame.steps >= VIRTUAL_FROM;
+    let viewport = Viewport::new(frame.width, frame.height, large);
+    let drawing = Drawing {
+        layout,
+        names: Arc::new(names),
+        steps,
+        link_steps,
+        selected,
+        viewport,
+    };
     let wrap = NodeRef::<leptos::html::Div>::new();
-    #[cfg(feature = "hydrate")]
-    if large {
-        let measure = move || {
-            if let Some(wrap) = wrap.get_untracked() {
-                viewport.measure(&wrap, width);
+    let width = frame.width;
+    let content = if large {
+        // False on the server and while hydrating: both see the static markup.
+        let drawn = RwSignal::new(false);
+        #[cfg(feature = "hydrate")]
+        {
+            let measure = move || {
+                if let Some(wrap) = wrap.get_untracked() {
+                    viewport.measure(&wrap, width);
+                }
+            };
+            // Once hydrated: draw live what the window most likely shows, in place of the
+            // server's drawing, then measure it exactly on the next frame.
+            Effect::new(move |_| {
+                if wrap.get().is_some() {
+                    viewport.assume_unscrolled();
+                    drawn.set(true);
+                    request_animation_frame(measure);
+                }
+            });
+            let scroll = window_event_listener(leptos::ev::scroll, move |_| measure());
+            let resize = window_event_listener(leptos::ev::resize, move |_| measure());
+            on_cleanup(move || {
+                scroll.remove();
+                resize.remove();
+            });
+        }
+        Either::Right(move || {
+            if drawn.get() {
+                Either::Left(frame.live(drawing.view()))
+            } else {
+                Either::Right(frame.still(drawing.markup()))
             }
-        };
-        // After hydration (the server drew everything), then whenever the view may move.
-        Effect::new(move |_| {
-            if wrap.get().is_some() {
-                measure();
-            }
-        });
-        let scroll = window_event_listener(leptos::ev::scroll, move |_| measure());
-        let resize = window_event_listener(leptos::ev::resize, move |_| measure());
-        on_cleanup(move || {
-            scroll.remove();
-            resize.remove();
-        });
-    }
+        })
+    } else {
+        Either::Left(frame.live(drawing.view()))
+    };
     let on_scroll = move |_: leptos::ev::Event| {
         #[cfg(feature = "hydrate")]
         if large {
@@ -119,27 +111,156 @@ pub fn GraphView(
     // On narrow screens the graph keeps at least this share of its natural size and scrolls.
     let style = format!(
         "--graph-w: {width}px; --graph-min-w: {}px",
-        (width * 0.8).round()
+        (width * MIN_SHARE).round()
     );
     view! {
         <div class="graph-wrap" class:graph-large=large style=style node_ref=wrap on:scroll=on_scroll>
+            {content}
+        </div>
+    }
+}
+
+/// The `<svg>` element around a drawing.
+#[derive(Clone, Copy)]
+struct Frame {
+    width: f64,
+    height: f64,
+    steps: usize,
+}
+
+impl Frame {
+    fn live(self, drawing: impl IntoView) -> impl IntoView {
+        view! {
             <svg
                 class="graph"
-                viewBox=format!("0 0 {width} {height}")
+                viewBox=format!("0 0 {} {}", self.width, self.height)
                 role="img"
-                aria-label=format!("Pipeline graph with {} steps", layout.nodes.len())
+                aria-label=format!("Pipeline graph with {} steps", self.steps)
                 data-node-w=NODE_W
                 data-node-h=NODE_H
             >
-                <defs>
-                    <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
-                        <path d="M0 1 L9 5 L0 9 z" class="arrowhead"/>
-                    </marker>
-                </defs>
-                <g class="edges">{edges}</g>
-                <g class="nodes">{nodes}</g>
-                <g class="markers">{markers}</g>
+                {drawing}
             </svg>
-        </div>
+        }
+    }
+
+    /// The drawing as markup hydration leaves alone (the browser gets an empty string: it
+    /// only ever hydrates this element, never builds it).
+    fn still(self, markup: String) -> impl IntoView {
+        view! {
+            <svg
+                class="graph"
+                viewBox=format!("0 0 {} {}", self.width, self.height)
+                role="img"
+                aria-label=format!("Pipeline graph with {} steps", self.steps)
+                data-node-w=NODE_W
+                data-node-h=NODE_H
+                data-static=""
+                inner_html=markup
+            ></svg>
+        }
+    }
+}
+
+/// Everything inside the `<svg>`: edges, nodes and markers, each shown while the viewport
+/// sees it.
+#[derive(Clone)]
+struct Drawing {
+    layout: Arc<Layout>,
+    /// Step id → (name, kind).
+    names: Arc<HashMap<String, (String, String)>>,
+    steps: StepSignals,
+    link_steps: bool,
+    selected: Option<Signal<Option<String>>>,
+    viewport: Viewport,
+}
+
+impl Drawing {
+    fn view(&self) -> impl IntoView {
+        let Drawing {
+            layout,
+            names,
+            steps,
+            link_steps,
+            selected,
+            viewport,
+        } = self.clone();
+        let edges = layout
+            .edges
+            .iter()
+            .map(|edge| {
+                let from = steps.get(&edge.from);
+                let (source, target, d) = (edge.from.clone(), edge.to.clone(), edge.path.to_svg());
+                let bounds = edge.path.bounds();
+                view! {
+                    <Show when=move || viewport.shows(bounds)>
+                        <EdgeView from_state=from from=source.clone() to=target.clone() d=d.clone()/>
+                    </Show>
+                }
+            })
+            .collect_view();
+        let selection = Selector::new(move || selected.and_then(|s| s.get()));
+        let nodes = layout
+            .nodes
+            .iter()
+            .map(|node| {
+                let step = steps.get(&node.id);
+                let (name, kind) = names.get(&node.id).cloned().unwrap_or_default();
+                let (selection, key) = (selection.clone(), Some(node.id.clone()));
+                let is_selected = Signal::derive(move || selection.selected(&key));
+                let (id, x, y) = (node.id.clone(), node.x, node.y);
+                let bounds = Rect::new(x, y, NODE_W, NODE_H);
+                view! {
+                    <Show when=move || viewport.shows(bounds)>
+                        <NodeView id=id.clone() name=name.clone() kind=kind.clone() x y step link=link_steps selected=is_selected/>
+                    </Show>
+                }
+            })
+            .collect_view();
+        let markers = layout
+            .edges
+            .iter()
+            .map(|edge| {
+                let from = steps.get(&edge.from);
+                let (edge, bounds) = (edge.clone(), edge.path.bounds());
+                view! {
+                    <Show when=move || viewport.shows(bounds)>
+                        <MarkerView edge=edge.clone() step=from/>
+                    </Show>
+                }
+            })
+            .collect_view();
+        view! {
+            <ArrowHead/>
+            <g class="edges">{edges}</g>
+            <g class="nodes">{nodes}</g>
+            <g class="markers">{markers}</g>
+        }
+    }
+
+    /// The drawing as HTML, for the server's page ([`still`]).
+    fn markup(&self) -> String {
+        #[cfg(feature = "ssr")]
+        {
+            let drawing =
+                still::still_drawing(&self.layout, &self.names, self.steps, self.link_steps);
+            view! { <ArrowHead/> {drawing} }.to_html()
+        }
+        #[cfg(not(feature = "ssr"))]
+        {
+            String::new()
+        }
+    }
+}
+
+/// The arrowhead every edge ends with.
+#[component]
+fn ArrowHead() -> impl IntoView {
+    view! {
+        <defs>
+            <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
+                <path d="M0 1 L9 5 L0 9 z" class="arrowhead"/>
+            </marker>
+        </defs>
     }
 }

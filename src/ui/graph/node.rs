@@ -8,13 +8,13 @@ use crate::ui::format;
 use leptos::prelude::*;
 
 /// Characters of the name and second line that fit the node at the graph's type size.
-const NAME_CHARS: usize = 15;
+pub(super) const NAME_CHARS: usize = 15;
 const DETAIL_CHARS: usize = 16;
 const BAR_X: f64 = 10.0;
 const BAR_W: f64 = NODE_W - 20.0;
 
 /// The second line: message (with rows) while there is one, else the duration once known.
-fn detail(step: &StepState) -> String {
+pub(super) fn detail(step: &StepState) -> String {
     let rows = step.rows.map(|r| format!("{} rows", format::count(r)));
     let text = match (&step.message, rows) {
         (Some(m), Some(r)) => format!("{r} · {m}"),

@@ -1,0 +1,69 @@
+// Big graphs (project "js"): the server sends every node as static markup (the page works
+// without JavaScript); once hydrated, the browser draws live only what is on screen, keeps it
+// current, and draws more as the graph scrolls.
+import type { APIRequestContext } from '@playwright/test';
+import { expect, screenshot, test } from './helpers';
+
+const WIDTH = 25;
+const LAYERS = 16;
+
+/** Steps in layers of WIDTH, each needing two steps of the layer before. */
+function layered() {
+  return Array.from({ length: WIDTH * LAYERS }, (_, i) => {
+    const [layer, j] = [Math.floor(i / WIDTH), i % WIDTH];
+    const needs = layer === 0 ? [] : [...new Set([`s${layer - 1}-${j}`, `s${layer - 1}-${(j + 1) % WIDTH}`])];
+    return { id: `s${layer}-${j}`, needs };
+  });
+}
+
+async function progress(request: APIRequestContext, run: string, step: string, percent: number) {
+  const answer = await request.post(`/api/v1/runs/${run}/events`, {
+    data: { type: 'step.progress', step, progress: percent },
+  });
+  expect(answer.ok()).toBe(true);
+}
+
+test('a 400-step graph arrives whole, then draws live only what is on screen', async ({ page }) => {
+  const run = `big-${Date.now()}`;
+  const created = await page.request.post('/api/v1/runs', {
+    data: { id: run, name: '400 steps', steps: layered() },
+  });
+  expect(created.status()).toBe(201);
+  await page.request.post(`/api/v1/runs/${run}/events`, { data: { type: 'run.started' } });
+  const [near, far] = ['s0-3', `s${LAYERS - 1}-20`];
+  await progress(page.request, run, near, 40);
+  await progress(page.request, run, far, 70);
+
+  // The server's page holds every node, with its state, as static markup.
+  const html = await (await page.request.get(`/runs/${run}`)).text();
+  expect(html).toContain('data-static');
+  expect(html.match(/class="node still /g)?.length).toBe(WIDTH * LAYERS);
+  expect(html).toMatch(new RegExp(`data-step="${far}" data-status="running"`));
+
+  await page.setViewportSize({ width: 1600, height: 900 });
+  await page.goto(`/runs/${run}`);
+  await expect(page.locator('.conn')).toHaveAttribute('data-state', 'live', { timeout: 30_000 });
+  await expect(page.locator('svg.graph[data-static]')).toHaveCount(0);
+  const drawn = await page.locator('svg.graph g.node').count();
+  expect(drawn).toBeGreaterThan(0);
+  expect(drawn).toBeLessThan(WIDTH * LAYERS / 2);
+  const nearNode = page.locator(`svg.graph g.node[data-step="${near}"]`);
+  await expect(nearNode).toHaveAttribute('data-status', 'running');
+  await expect(nearNode.locator('.node-percent')).toHaveText('40%');
+  await expect(page.locator(`svg.graph g.node[data-step="${far}"]`)).toHaveCount(0);
+
+  // Live: a drawn node follows its events.
+  await progress(page.request, run, near, 55);
+  await expect(nearNode.locator('.node-percent')).toHaveText('55%');
+  await screenshot(page, 'big-graph-start');
+
+  // Scrolled to the far end, the far node is drawn with its current state.
+  await page.locator('.graph-wrap').evaluate((wrap) => {
+    wrap.scrollLeft = wrap.scrollWidth;
+  });
+  const farNode = page.locator(`svg.graph g.node[data-step="${far}"]`);
+  await expect(farNode).toHaveAttribute('data-status', 'running');
+  await expect(farNode.locator('.node-percent')).toHaveText('70%');
+  await expect(nearNode).toHaveCount(0);
+  await screenshot(page, 'big-graph-scrolled');
+});
