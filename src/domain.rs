@@ -5,6 +5,7 @@
 
 pub mod duration;
 pub mod event;
+pub mod fan_out;
 pub mod geometry;
 pub mod graph;
 pub mod layout;

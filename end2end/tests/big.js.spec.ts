@@ -67,3 +67,44 @@ test('a 400-step graph arrives whole, then draws live only what is on screen', a
   await expect(nearNode).toHaveCount(0);
   await screenshot(page, 'big-graph-scrolled');
 });
+
+test('a wide fan-out is drawn as one node with counts that follow its steps live', async ({ page }) => {
+  const run = `fan-${Date.now()}`;
+  const shards = Array.from({ length: 60 }, (_, i) => `shard-${i}`);
+  const steps = [
+    { id: 'split', needs: [] },
+    ...shards.map((id) => ({ id, needs: ['split'] })),
+    { id: 'merge', needs: shards },
+  ];
+  expect((await page.request.post('/api/v1/runs', { data: { id: run, name: 'fan-out', steps } })).status()).toBe(201);
+  const post = async (events: object[]) => {
+    const answer = await page.request.post(`/api/v1/runs/${run}/events`, { data: events });
+    expect(answer.ok()).toBe(true);
+  };
+  const finished = (ids: string[]) => ids.map((step) => ({ type: 'step.finished', step, status: 'success' }));
+  await post([{ type: 'run.started' }, ...finished(['split']), ...finished(shards.slice(0, 3))]);
+  await post(shards.slice(3, 5).map((step) => ({ type: 'step.progress', step, progress: 50 })));
+
+  await page.setViewportSize({ width: 1600, height: 900 });
+  await page.goto(`/runs/${run}`);
+  await expect(page.locator('.conn')).toHaveAttribute('data-state', 'live', { timeout: 30_000 });
+  await expect(page.locator('svg.graph g.node')).toHaveCount(3);
+  const fan = page.locator('svg.graph g.node[data-step="fan-out:shard-0"]');
+  await expect(fan).toHaveAttribute('data-status', 'running');
+  await expect(fan.locator('.node-name')).toHaveText('shard… ×60');
+  await expect(fan.locator('.node-detail')).toHaveText(/^3\/60 done/);
+  // (3 × 100 + 2 × 50) / 60 = 6.7 %, shown whole.
+  await expect(fan.locator('.node-percent')).toHaveText('6%');
+  // A fan-out has no panel to open.
+  expect(await fan.locator('a').getAttribute('href')).toBeNull();
+  await expect(page.locator('svg.graph g.marker[data-from="fan-out:shard-0"][data-to="merge"]')).toHaveCount(1);
+
+  await post(finished(shards.slice(3, 13)));
+  await expect(fan.locator('.node-detail')).toHaveText(/^13\/60 done/);
+  await screenshot(page, 'fan-out-running');
+
+  await post(finished(shards.slice(13)));
+  await expect(fan).toHaveAttribute('data-status', 'success');
+  await expect(fan.locator('.node-percent')).toHaveText('100%');
+  await expect(page.locator('svg.graph path.edge[data-from="fan-out:shard-0"]')).toHaveClass(/edge-success/);
+});

@@ -3,6 +3,7 @@
 //! A pure function of the graph (no maps with random order, no clock): the server-rendered SVG and
 //! the hydrated one are identical.
 
+use super::fan_out::{self, FanOut};
 use super::geometry::{round1, Cubic, Path, Point};
 use super::graph::Graph;
 use serde::{Deserialize, Serialize};
@@ -55,13 +56,15 @@ impl Serialize for EdgePath {
     }
 }
 
-/// The whole drawing: node boxes in step order, edges in (step, need) order, and the canvas size.
+/// The whole drawing: node boxes in step order, edges in (step, need) order, the canvas size,
+/// and the wide fan-outs drawn as one node each (whose boxes and edges carry the fan-out's id).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Layout {
     pub nodes: Vec<NodeBox>,
     pub edges: Vec<EdgePath>,
     pub width: f64,
     pub height: f64,
+    pub fan_outs: Vec<FanOut>,
 }
 
 /// Waypoint slots reserved for edges that span several layers. Past this budget the longest
@@ -78,6 +81,15 @@ impl Layout {
     /// Its cost grows as (steps + needs + waypoints) · log, with waypoints bounded by
     /// [`MAX_WAYPOINTS`], so a graph at the size limits lays out in milliseconds.
     pub fn compute(graph: &Graph) -> Layout {
+        let (drawn, fan_outs) = fan_out::collapse(graph);
+        Layout {
+            fan_outs,
+            ..Layout::of_drawn(&drawn)
+        }
+    }
+
+    /// Lays out the graph as drawn (wide fan-outs already collapsed).
+    fn of_drawn(graph: &Graph) -> Layout {
         let n = graph.steps.len();
         let index = &graph.index();
         // Edges as (from, to) step indices, in (step, need) declaration order.
@@ -182,6 +194,7 @@ impl Layout {
             height: round1(
                 2.0 * MARGIN + tallest * row - if tallest > 0.0 { ROW_GAP } else { 0.0 },
             ),
+            fan_outs: Vec::new(),
         }
     }
 

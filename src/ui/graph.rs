@@ -17,6 +17,9 @@ mod viewport;
 
 pub use steps::StepSignals;
 
+use steps::NodeStates;
+
+use crate::domain::fan_out::FanOut;
 use crate::domain::geometry::Rect;
 use crate::domain::layout::{NODE_H, NODE_W};
 use crate::domain::{Graph, Layout};
@@ -46,7 +49,9 @@ pub fn GraphView(
         .steps
         .iter()
         .map(|s| (s.id.clone(), (s.name.clone(), s.kind.clone())))
+        .chain((layout.fan_outs.iter()).map(|f| (f.id.clone(), (f.name.clone(), f.kind.clone()))))
         .collect();
+    let states = NodeStates::new(steps, &layout.fan_outs);
     let frame = Frame {
         width: layout.width,
         height: layout.height,
@@ -57,7 +62,7 @@ pub fn GraphView(
     let drawing = Drawing {
         layout,
         names: Arc::new(names),
-        steps,
+        states,
         link_steps,
         selected,
         viewport,
@@ -169,7 +174,7 @@ struct Drawing {
     layout: Arc<Layout>,
     /// Step id → (name, kind).
     names: Arc<HashMap<String, (String, String)>>,
-    steps: StepSignals,
+    states: NodeStates,
     link_steps: bool,
     selected: Option<Signal<Option<String>>>,
     viewport: Viewport,
@@ -180,7 +185,7 @@ impl Drawing {
         let Drawing {
             layout,
             names,
-            steps,
+            states,
             link_steps,
             selected,
             viewport,
@@ -189,7 +194,7 @@ impl Drawing {
             .edges
             .iter()
             .map(|edge| {
-                let from = steps.get(&edge.from);
+                let from = states.of(&edge.from);
                 let (source, target, d) = (edge.from.clone(), edge.to.clone(), edge.path.to_svg());
                 let bounds = edge.path.bounds();
                 view! {
@@ -204,15 +209,17 @@ impl Drawing {
             .nodes
             .iter()
             .map(|node| {
-                let step = steps.get(&node.id);
+                let step = states.of(&node.id);
                 let (name, kind) = names.get(&node.id).cloned().unwrap_or_default();
+                // A fan-out has no panel of its own.
+                let link = link_steps && !FanOut::is_fan_out(&node.id);
                 let (selection, key) = (selection.clone(), Some(node.id.clone()));
                 let is_selected = Signal::derive(move || selection.selected(&key));
                 let (id, x, y) = (node.id.clone(), node.x, node.y);
                 let bounds = Rect::new(x, y, NODE_W, NODE_H);
                 view! {
                     <Show when=move || viewport.shows(bounds)>
-                        <NodeView id=id.clone() name=name.clone() kind=kind.clone() x y step link=link_steps selected=is_selected/>
+                        <NodeView id=id.clone() name=name.clone() kind=kind.clone() x y step link selected=is_selected/>
                     </Show>
                 }
             })
@@ -221,7 +228,7 @@ impl Drawing {
             .edges
             .iter()
             .map(|edge| {
-                let from = steps.get(&edge.from);
+                let from = states.of(&edge.from);
                 let (edge, bounds) = (edge.clone(), edge.path.bounds());
                 view! {
                     <Show when=move || viewport.shows(bounds)>
@@ -243,7 +250,7 @@ impl Drawing {
         #[cfg(feature = "ssr")]
         {
             let drawing =
-                still::still_drawing(&self.layout, &self.names, self.steps, self.link_steps);
+                still::still_drawing(&self.layout, &self.names, &self.states, self.link_steps);
             view! { <ArrowHead/> {drawing} }.to_html()
         }
         #[cfg(not(feature = "ssr"))]

@@ -2,9 +2,11 @@
 //! update re-renders only those steps' nodes, edges and markers, never the whole graph (which
 //! a single run-state signal read by every node did: thousands of memos per event).
 
+use crate::domain::fan_out::{summarize, FanOut};
 use crate::domain::{RunState, StepState};
 use leptos::prelude::*;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 #[derive(Clone, Copy)]
 pub struct StepSignals(StoredValue<HashMap<String, RwSignal<StepState>>>);
@@ -52,5 +54,42 @@ impl StepSignals {
     #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
     pub fn sync_all(&self, state: &RunState) {
         self.sync(state, state.steps.keys().map(String::as_str));
+    }
+}
+
+/// What each node of a drawing shows: its step's signal, or for a wide fan-out drawn as one
+/// node, the summary of its members' signals (recomputed once per change of any of them).
+#[derive(Clone)]
+pub struct NodeStates {
+    steps: StepSignals,
+    fan_outs: Arc<HashMap<String, Signal<StepState>>>,
+}
+
+impl NodeStates {
+    pub fn new(steps: StepSignals, fan_outs: &[FanOut]) -> NodeStates {
+        let fan_outs = fan_outs
+            .iter()
+            .map(|fan_out| {
+                let members: Vec<Signal<StepState>> =
+                    fan_out.members.iter().map(|id| steps.get(id)).collect();
+                let summary = Memo::new(move |_| {
+                    let states: Vec<StepState> = members.iter().map(|s| s.get()).collect();
+                    summarize(&states)
+                });
+                (fan_out.id.clone(), summary.into())
+            })
+            .collect();
+        NodeStates {
+            steps,
+            fan_outs: Arc::new(fan_outs),
+        }
+    }
+
+    /// The state of the node `id` (a step or a fan-out).
+    pub fn of(&self, id: &str) -> Signal<StepState> {
+        match self.fan_outs.get(id) {
+            Some(summary) => *summary,
+            None => self.steps.get(id),
+        }
     }
 }

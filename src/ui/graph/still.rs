@@ -8,7 +8,8 @@
 use super::edge::EdgeView;
 use super::marker::MarkerView;
 use super::node::{detail, NAME_CHARS};
-use super::StepSignals;
+use super::steps::NodeStates;
+use crate::domain::fan_out::FanOut;
 use crate::domain::layout::{NODE_H, NODE_W};
 use crate::domain::{Layout, Status};
 use crate::ui::format;
@@ -18,14 +19,14 @@ use std::collections::HashMap;
 pub fn still_drawing(
     layout: &Layout,
     names: &HashMap<String, (String, String)>,
-    steps: StepSignals,
+    states: &NodeStates,
     link_steps: bool,
 ) -> impl IntoView {
     let edges = layout
         .edges
         .iter()
         .map(|edge| {
-            let from = steps.get(&edge.from);
+            let from = states.of(&edge.from);
             view! { <EdgeView from_state=from from=edge.from.clone() to=edge.to.clone() d=edge.path.to_svg()/> }
         })
         .collect_view();
@@ -33,10 +34,11 @@ pub fn still_drawing(
         .nodes
         .iter()
         .map(|node| {
-            let step = steps.get(&node.id).get_untracked();
+            let step = states.of(&node.id).get_untracked();
             let name = names.get(&node.id).map_or(node.id.as_str(), |(name, _)| name);
             let status = step.status.as_str();
-            let href = link_steps.then(|| format!("?step={}", node.id));
+            let href = (link_steps && !FanOut::is_fan_out(&node.id))
+                .then(|| format!("?step={}", node.id));
             view! {
                 <g
                     class=format!("node still status-{status}")
@@ -61,11 +63,11 @@ pub fn still_drawing(
         .edges
         .iter()
         .filter(|edge| {
-            steps
-                .get(&edge.from)
+            states
+                .of(&edge.from)
                 .with_untracked(|s| s.status == Status::Running)
         })
-        .map(|edge| view! { <MarkerView edge=edge.clone() step=steps.get(&edge.from)/> })
+        .map(|edge| view! { <MarkerView edge=edge.clone() step=states.of(&edge.from)/> })
         .collect_view();
     view! {
         <g class="edges">{edges}</g>
