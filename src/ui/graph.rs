@@ -190,49 +190,73 @@ impl Drawing {
             selected,
             viewport,
         } = self.clone();
-        let edges = layout
-            .edges
-            .iter()
-            .map(|edge| {
-                let from = states.of(&edge.from);
-                let (source, target, d) = (edge.from.clone(), edge.to.clone(), edge.path.to_svg());
-                let bounds = edge.path.bounds();
+        // Per element, only what decides whether it is seen is worked out now; the rest when
+        // it is first drawn (most elements of a big graph never are).
+        let edges = (0..layout.edges.len())
+            .map(|i| {
+                let (layout, states) = (Arc::clone(&layout), states.clone());
+                let bounds = layout.edges[i].path.bounds();
                 view! {
                     <Show when=move || viewport.shows(bounds)>
-                        <EdgeView from_state=from from=source.clone() to=target.clone() d=d.clone()/>
+                        {
+                            let edge = &layout.edges[i];
+                            view! {
+                                <EdgeView
+                                    from_state=states.of(&edge.from)
+                                    from=edge.from.clone()
+                                    to=edge.to.clone()
+                                    d=edge.path.to_svg()
+                                />
+                            }
+                        }
                     </Show>
                 }
             })
             .collect_view();
         let selection = Selector::new(move || selected.and_then(|s| s.get()));
-        let nodes = layout
-            .nodes
-            .iter()
-            .map(|node| {
-                let step = states.of(&node.id);
-                let (name, kind) = names.get(&node.id).cloned().unwrap_or_default();
-                // A fan-out has no panel of its own.
-                let link = link_steps && !FanOut::is_fan_out(&node.id);
-                let (selection, key) = (selection.clone(), Some(node.id.clone()));
-                let is_selected = Signal::derive(move || selection.selected(&key));
-                let (id, x, y) = (node.id.clone(), node.x, node.y);
-                let bounds = Rect::new(x, y, NODE_W, NODE_H);
+        let nodes = (0..layout.nodes.len())
+            .map(|i| {
+                let (layout, states, names) =
+                    (Arc::clone(&layout), states.clone(), Arc::clone(&names));
+                let selection = selection.clone();
+                let node = &layout.nodes[i];
+                let bounds = Rect::new(node.x, node.y, NODE_W, NODE_H);
                 view! {
                     <Show when=move || viewport.shows(bounds)>
-                        <NodeView id=id.clone() name=name.clone() kind=kind.clone() x y step link selected=is_selected/>
+                        {
+                            let node = &layout.nodes[i];
+                            let (name, kind) = names.get(&node.id).cloned().unwrap_or_default();
+                            // A fan-out has no panel of its own.
+                            let link = link_steps && !FanOut::is_fan_out(&node.id);
+                            let (selection, key) = (selection.clone(), Some(node.id.clone()));
+                            let selected = Signal::derive(move || selection.selected(&key));
+                            view! {
+                                <NodeView
+                                    id=node.id.clone()
+                                    name
+                                    kind
+                                    x=node.x
+                                    y=node.y
+                                    step=states.of(&node.id)
+                                    link
+                                    selected
+                                />
+                            }
+                        }
                     </Show>
                 }
             })
             .collect_view();
-        let markers = layout
-            .edges
-            .iter()
-            .map(|edge| {
-                let from = states.of(&edge.from);
-                let (edge, bounds) = (edge.clone(), edge.path.bounds());
+        let markers = (0..layout.edges.len())
+            .map(|i| {
+                let (layout, states) = (Arc::clone(&layout), states.clone());
+                let bounds = layout.edges[i].path.bounds();
                 view! {
                     <Show when=move || viewport.shows(bounds)>
-                        <MarkerView edge=edge.clone() step=from/>
+                        {
+                            let edge = &layout.edges[i];
+                            view! { <MarkerView edge=edge.clone() step=states.of(&edge.from)/> }
+                        }
                     </Show>
                 }
             })

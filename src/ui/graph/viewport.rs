@@ -78,10 +78,11 @@ impl Viewport {
         })
     }
 
-    /// Before the first measurement: the part of a graph that a window shows when the graph starts near its top-left corner, unscrolled, at the smallest scale
-    /// the stylesheet allows ([`MIN_SHARE`]). Needs no layout: measuring while the server's
-    /// drawing is still in the page would lay out all of it (tens of milliseconds) just to
-    /// remove it. The next measurement corrects it.
+    /// Before the first measurement: the part of a graph that a window shows when the graph
+    /// starts near its top-left corner, unscrolled, at the smallest scale the stylesheet
+    /// allows ([`MIN_SHARE`]). Needs no layout: measuring while the server's drawing is still
+    /// in the page would lay out all of it (tens of milliseconds) just to remove it. The next
+    /// measurement corrects it.
     #[cfg(feature = "hydrate")]
     pub fn assume_unscrolled(&self) {
         let size = |v: Result<wasm_bindgen::JsValue, _>| v.ok().and_then(|v| v.as_f64());
