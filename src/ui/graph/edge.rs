@@ -3,6 +3,15 @@
 use crate::domain::{Status, StepState};
 use leptos::prelude::*;
 
+/// An edge's colour: its upstream step's status once it runs.
+pub(super) fn tone(status: Status) -> &'static str {
+    if status.is_terminal() || status == Status::Running {
+        status.as_str()
+    } else {
+        "pending"
+    }
+}
+
 #[component]
 pub fn EdgeView(
     from_state: Signal<StepState>,
@@ -11,14 +20,6 @@ pub fn EdgeView(
     d: String,
 ) -> impl IntoView {
     let status = Memo::new(move |_| from_state.with(|s| s.status));
-    let class = move || {
-        let status = status.get();
-        let tone = if status.is_terminal() || status == Status::Running {
-            status.as_str()
-        } else {
-            "pending"
-        };
-        format!("edge edge-{tone}")
-    };
+    let class = move || format!("edge edge-{}", tone(status.get()));
     view! { <path class=class data-from=from data-to=to d=d marker-end="url(#arrow)"/> }
 }

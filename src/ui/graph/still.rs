@@ -1,20 +1,27 @@
 //! A big graph as the server draws it: the first paint, and all there is for browsers without
 //! JavaScript. Each node is a card with its name, detail line and percentage (seven elements,
 //! where the live node has fourteen: parsing, styling and laying out tens of thousands of
-//! elements was most of a 2,000-step page's load); edges are drawn as in the live graph, and
+//! elements was most of a 2,000-step page's load); edges are drawn as one path per colour and
+//! one path of all arrowheads (thousands of edge elements were another fifth of them), and
 //! markers only for running steps. The browser replaces it with the live drawing of what is on
 //! screen ([`super::viewport`]).
 
-use super::edge::EdgeView;
+use super::edge::tone;
 use super::marker::MarkerView;
 use super::node::{detail, NAME_CHARS};
 use super::steps::NodeStates;
 use crate::domain::fan_out::FanOut;
+use crate::domain::geometry::num;
 use crate::domain::layout::{NODE_H, NODE_W};
 use crate::domain::{Layout, Status};
 use crate::ui::format;
 use leptos::prelude::*;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+
+/// The live graph's arrowhead (its `<marker>`, scaled by the stroke width) in graph units:
+/// from the base to the tip, and half its height.
+const ARROW_LENGTH: f64 = 12.6;
+const ARROW_HALF: f64 = 5.6;
 
 pub fn still_drawing(
     layout: &Layout,
@@ -22,13 +29,31 @@ pub fn still_drawing(
     states: &NodeStates,
     link_steps: bool,
 ) -> impl IntoView {
-    let edges = layout
-        .edges
-        .iter()
-        .map(|edge| {
-            let from = states.of(&edge.from);
-            view! { <EdgeView from_state=from from=edge.from.clone() to=edge.to.clone() d=edge.path.to_svg()/> }
-        })
+    let mut curves: BTreeMap<&'static str, String> = BTreeMap::new();
+    let mut heads = String::new();
+    for edge in &layout.edges {
+        let status = states.of(&edge.from).with_untracked(|s| s.status);
+        let d = curves.entry(tone(status)).or_default();
+        d.push_str(&edge.path.to_svg());
+        d.push(' ');
+        // Edges end level, at the target's left side: the arrowhead points right.
+        if let Some(tip) = edge.path.segments.last().map(|c| c.to) {
+            let (base, top, bottom) =
+                (tip.x - ARROW_LENGTH, tip.y - ARROW_HALF, tip.y + ARROW_HALF);
+            heads.push_str(&format!(
+                "M{} {}L{} {}L{} {}Z",
+                num(base),
+                num(top),
+                num(tip.x),
+                num(tip.y),
+                num(base),
+                num(bottom)
+            ));
+        }
+    }
+    let edges = curves
+        .into_iter()
+        .map(|(tone, d)| view! { <path class=format!("edge edge-{tone}") d=d/> })
         .collect_view();
     let nodes = layout
         .nodes
@@ -70,7 +95,7 @@ pub fn still_drawing(
         .map(|edge| view! { <MarkerView edge=edge.clone() step=states.of(&edge.from)/> })
         .collect_view();
     view! {
-        <g class="edges">{edges}</g>
+        <g class="edges">{edges} <path class="arrowhead" d=heads/></g>
         <g class="nodes">{nodes}</g>
         <g class="markers">{markers}</g>
     }
