@@ -9,6 +9,8 @@ pub mod error;
 pub mod executor;
 pub mod extract;
 pub mod feed;
+#[cfg(test)]
+mod fuzz;
 pub mod group_commit;
 pub mod http;
 pub mod hub;

@@ -253,6 +253,20 @@ fn to_message(outgoing: Outgoing) -> Message {
     }
 }
 
+/// A client's operation and the key of what it follows (its subscription's name on the
+/// connection), or why it cannot be followed. The whole path from untrusted text to a decision.
+pub(super) fn parse_operation(text: &str) -> Result<(ClientOp, String), String> {
+    let op: ClientOp = serde_json::from_str(text).map_err(|e| format!("invalid operation: {e}"))?;
+    let key = match (&op.run, &op.step, &op.topic) {
+        (Some(run), Some(step), _) => format!("logs:{run}:{step}"),
+        (Some(run), None, _) => format!("run:{run}"),
+        (None, _, Some(topic)) if topic == "runs" => "topic:runs".to_owned(),
+        (None, _, Some(topic)) => return Err(format!("`topic`: unknown topic `{topic}`")),
+        (None, _, None) => return Err("missing field `run` (or `topic`)".to_owned()),
+    };
+    Ok((op, key))
+}
+
 /// One socket's subscriptions, keyed by what they follow (a handful at most: a list is
 /// smaller than a map for every idle connection).
 struct Connection {
@@ -273,25 +287,13 @@ impl Connection {
     }
 
     fn handle(&mut self, text: &str) {
-        match serde_json::from_str::<ClientOp>(text) {
-            Ok(op) => self.apply(op),
-            Err(e) => self.reply_error("bad_request", format!("invalid operation: {e}")),
+        match parse_operation(text) {
+            Ok((op, key)) => self.apply(op, key),
+            Err(message) => self.reply_error("bad_request", message),
         }
     }
 
-    fn apply(&mut self, op: ClientOp) {
-        let key = match (&op.run, &op.step, &op.topic) {
-            (Some(run), Some(step), _) => format!("logs:{run}:{step}"),
-            (Some(run), None, _) => format!("run:{run}"),
-            (None, _, Some(topic)) if topic == "runs" => "topic:runs".to_owned(),
-            (None, _, Some(topic)) => {
-                return self.reply_error("bad_request", format!("`topic`: unknown topic `{topic}`"))
-            }
-            (None, _, None) => {
-                return self
-                    .reply_error("bad_request", "missing field `run` (or `topic`)".to_owned())
-            }
-        };
+    fn apply(&mut self, op: ClientOp, key: String) {
         if let Some(at) = self.subscriptions.iter().position(|(k, _)| *k == key) {
             self.subscriptions.swap_remove(at).1.abort();
         }
