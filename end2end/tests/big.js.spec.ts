@@ -66,6 +66,13 @@ test('a 400-step graph arrives whole, then draws live only what is on screen', a
   await expect(farNode.locator('.node-percent')).toHaveText('70%');
   await expect(nearNode).toHaveCount(0);
   await screenshot(page, 'big-graph-scrolled');
+
+  // Fit: the whole graph in view, every node drawn (live), text hidden at this scale.
+  await page.locator('.graph-tools .zoom-fit').click();
+  await expect(page.locator('svg.graph g.node')).toHaveCount(WIDTH * LAYERS);
+  await expect(page.locator('.graph-wrap')).toHaveClass(/graph-far/);
+  await expect(nearNode).toHaveAttribute('data-status', 'running');
+  await screenshot(page, 'big-graph-fit');
 });
 
 test('a wide fan-out is drawn as one node with counts that follow its steps live', async ({ page }) => {

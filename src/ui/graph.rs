@@ -14,6 +14,7 @@ mod steps;
 #[cfg(feature = "ssr")]
 mod still;
 mod viewport;
+mod zoom;
 
 pub use steps::StepSignals;
 
@@ -31,6 +32,7 @@ use node::NodeView;
 use std::collections::HashMap;
 use std::sync::Arc;
 use viewport::{Viewport, MIN_SHARE, VIRTUAL_FROM};
+use zoom::{Canvas, Zoom, ZoomTools};
 
 #[component]
 pub fn GraphView(
@@ -113,14 +115,32 @@ pub fn GraphView(
             }
         }
     };
+    let canvas = Canvas::new(Zoom::new(frame.width, frame.height), wrap, viewport, large);
     // On narrow screens the graph keeps at least this share of its natural size and scrolls.
     let style = format!(
         "--graph-w: {width}px; --graph-min-w: {}px",
         (width * MIN_SHARE).round()
     );
     view! {
-        <div class="graph-wrap" class:graph-large=large style=style node_ref=wrap on:scroll=on_scroll>
-            {content}
+        <div class="graph-box">
+            <ZoomTools canvas/>
+            <div
+                class="graph-wrap"
+                class:graph-large=large
+                style=style
+                node_ref=wrap
+                tabindex="0"
+                aria-label="Graph: drag to pan, Ctrl + wheel to zoom, keys + − 0 1"
+                on:scroll=on_scroll
+                on:wheel=move |ev| canvas.wheel(ev)
+                on:keydown=move |ev| canvas.key(ev)
+                on:pointerdown=move |ev| canvas.pointer_down(ev)
+                on:pointermove=move |ev| canvas.pointer_move(ev)
+                on:pointerup=move |_| canvas.pointer_up()
+                on:pointercancel=move |_| canvas.pointer_up()
+            >
+                {content}
+            </div>
         </div>
     }
 }

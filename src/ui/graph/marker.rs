@@ -27,7 +27,7 @@ pub fn MarkerView(edge: EdgePath, step: Signal<StepState>) -> impl IntoView {
                 data-progress=move || spot.with(|s| s.0.to_string())
                 data-x=move || spot.with(|s| s.1.clone())
                 data-y=move || spot.with(|s| s.2.clone())
-                style=move || spot.with(|(_, x, y)| format!("transform: translate({x}px, {y}px)"))
+                style=move || spot.with(|(_, x, y)| format!("transform: translate({x}px, {y}px) scale(var(--marker-scale, 1))"))
             >
                 <circle class="marker-halo" r="10"/>
                 <circle class="marker-dot" r="4.5"/>
