@@ -187,3 +187,38 @@ async fn hostile_names_messages_and_log_lines_render_as_text() {
     );
     server.stop().await;
 }
+
+/// Big graphs arrive as static markup, and wide fan-outs as one node named after their
+/// members: both built from producer-chosen names, both text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_names_in_big_graphs_and_fan_outs_render_as_text() {
+    let data = tempfile::tempdir().unwrap();
+    let server = TestServer::start(data.path(), None).await;
+    let shards: Vec<String> = (0..30).map(|i| format!("shard-{i}")).collect();
+    let mut steps = vec![json!({ "id": "split", "name": "<script>alert(7)</script>" })];
+    steps.extend(shards.iter().enumerate().map(|(i, id)| {
+        json!({ "id": id, "name": format!("<img src=z onerror=alert(8)>-{i}"), "needs": ["split"] })
+    }));
+    steps.push(json!({ "id": "merge", "name": "\"><svg onload=alert(9)>", "needs": shards }));
+    steps.extend((0..300).map(|i| json!({ "id": format!("other-{i}") })));
+    let body = json!({ "id": "hostile-big", "name": "big", "steps": steps });
+    let (status, answer) = server.post("/api/v1/runs", &body).await;
+    assert_eq!(status, 201, "{answer}");
+    let page = server
+        .http
+        .get(server.url("/runs/hostile-big"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("data-static"), "a big graph is static markup");
+    assert!(page.contains("data-step=\"fan-out:shard-0\""), "the fan-out is one node");
+    for raw in ["<script>alert(7)", "<img src=z", "<svg onload"] {
+        assert!(!page.contains(raw), "`{raw}` is in the page unescaped");
+    }
+    assert!(page.contains("&lt;script&gt;alert"), "step names are text");
+    assert!(page.contains("&lt;img src=z"), "the fan-out's name is text");
+    server.stop().await;
+}
