@@ -2,6 +2,7 @@
 
 mod app;
 mod conn;
+mod fan_out_panel;
 mod format;
 mod graph;
 mod live;

@@ -102,13 +102,24 @@ test('a wide fan-out is drawn as one node with counts that follow its steps live
   await expect(fan.locator('.node-detail')).toHaveText(/^3\/60 done/);
   // (3 × 100 + 2 × 50) / 60 = 6.7 %, shown whole.
   await expect(fan.locator('.node-percent')).toHaveText('6%');
-  // A fan-out has no panel to open.
-  expect(await fan.locator('a').getAttribute('href')).toBeNull();
+  // Its panel lists every member, each opening its own panel.
+  await fan.locator('a.node-link').click();
+  const panel = page.locator('aside.fan-out-panel');
+  await expect(panel.locator('h2')).toHaveText('shard… ×60');
+  await expect(panel.locator('.fan-out-members li')).toHaveCount(60);
+  await expect(panel.locator('li[data-step="shard-0"]')).toHaveAttribute('data-status', 'success');
+  await expect(panel.locator('li[data-step="shard-4"] .member-percent')).toHaveText('50%');
+  await expect(panel.locator('.fan-out-counts')).toHaveText(/^3\/60 done/);
   await expect(page.locator('svg.graph g.marker[data-from="fan-out:shard-0"][data-to="merge"]')).toHaveCount(1);
 
   await post(finished(shards.slice(3, 13)));
   await expect(fan.locator('.node-detail')).toHaveText(/^13\/60 done/);
+  await expect(panel.locator('.fan-out-counts')).toHaveText(/^13\/60 done/);
+  await expect(panel.locator('li[data-step="shard-4"]')).toHaveAttribute('data-status', 'success');
   await screenshot(page, 'fan-out-running');
+  await panel.locator('li[data-step="shard-7"] a').click();
+  await expect(page.locator('aside.node-panel[data-step="shard-7"]')).toBeVisible();
+  await expect(page).toHaveURL(/\?step=shard-7$/);
 
   await post(finished(shards.slice(13)));
   await expect(fan).toHaveAttribute('data-status', 'success');

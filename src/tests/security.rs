@@ -214,7 +214,10 @@ async fn hostile_names_in_big_graphs_and_fan_outs_render_as_text() {
         .await
         .unwrap();
     assert!(page.contains("data-static"), "a big graph is static markup");
-    assert!(page.contains("data-step=\"fan-out:shard-0\""), "the fan-out is one node");
+    assert!(
+        page.contains("data-step=\"fan-out:shard-0\""),
+        "the fan-out is one node"
+    );
     for raw in ["<script>alert(7)", "<img src=z", "<svg onload"] {
         assert!(!page.contains(raw), "`{raw}` is in the page unescaped");
     }

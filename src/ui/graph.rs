@@ -20,7 +20,6 @@ pub use steps::StepSignals;
 
 use steps::NodeStates;
 
-use crate::domain::fan_out::FanOut;
 use crate::domain::geometry::Rect;
 use crate::domain::layout::{NODE_H, NODE_W};
 use crate::domain::{Graph, Layout};
@@ -246,8 +245,7 @@ impl Drawing {
                         {
                             let node = &layout.nodes[i];
                             let (name, kind) = names.get(&node.id).cloned().unwrap_or_default();
-                            // A fan-out has no panel of its own.
-                            let link = link_steps && !FanOut::is_fan_out(&node.id);
+                            let link = link_steps;
                             let (selection, key) = (selection.clone(), Some(node.id.clone()));
                             let selected = Signal::derive(move || selection.selected(&key));
                             view! {

@@ -10,7 +10,6 @@ use super::edge::tone;
 use super::marker::MarkerView;
 use super::node::{detail, NAME_CHARS};
 use super::steps::NodeStates;
-use crate::domain::fan_out::FanOut;
 use crate::domain::geometry::num;
 use crate::domain::layout::{NODE_H, NODE_W};
 use crate::domain::{Layout, Status};
@@ -62,8 +61,7 @@ pub fn still_drawing(
             let step = states.of(&node.id).get_untracked();
             let name = names.get(&node.id).map_or(node.id.as_str(), |(name, _)| name);
             let status = step.status.as_str();
-            let href = (link_steps && !FanOut::is_fan_out(&node.id))
-                .then(|| format!("?step={}", node.id));
+            let href = link_steps.then(|| format!("?step={}", node.id));
             view! {
                 <g
                     class=format!("node still status-{status}")

@@ -292,13 +292,14 @@ impl Canvas {
     }
 }
 
-/// The zoom buttons; they appear once the page is hydrated (they need its script).
+/// The zoom buttons; they appear once the page is hydrated (they need its script), in a slot
+/// the server already leaves for them, so nothing moves when they do.
 #[component]
 pub fn ZoomTools(canvas: Canvas) -> impl IntoView {
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
     let zoom = canvas.zoom;
-    move || {
+    let tools = move || {
         hydrated.get().then(|| {
             view! {
                 <div class="graph-tools" role="toolbar" aria-label="Zoom">
@@ -310,5 +311,6 @@ pub fn ZoomTools(canvas: Canvas) -> impl IntoView {
                 </div>
             }
         })
-    }
+    };
+    view! { <div class="graph-tools-slot">{tools}</div> }
 }

@@ -2,7 +2,10 @@
 
 use crate::api::functions::load_run;
 use crate::api::RunView;
+use crate::domain::fan_out::FanOut;
+use crate::domain::Layout;
 use crate::ui::conn::Conn;
+use crate::ui::fan_out_panel::FanOutPanel;
 use crate::ui::graph::{GraphView, StepSignals};
 use crate::ui::live::{provide_live, use_clock};
 use crate::ui::panel::NodePanel;
@@ -10,6 +13,8 @@ use crate::ui::run_header::RunHeader;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
+use std::collections::HashMap;
+use std::sync::Arc;
 
 #[component]
 pub fn RunPage() -> impl IntoView {
@@ -50,15 +55,32 @@ fn RunDetail(view: RunView) -> impl IntoView {
     provide_live(run_id.clone(), epoch, state, steps, conn);
     let clock = use_clock(now);
     let query = use_query_map();
-    let names: std::collections::HashMap<String, String> = graph
-        .steps
-        .iter()
-        .map(|s| (s.id.clone(), s.name.clone()))
-        .collect();
+    let names: Arc<HashMap<String, String>> = Arc::new(
+        graph
+            .steps
+            .iter()
+            .map(|s| (s.id.clone(), s.name.clone()))
+            .collect(),
+    );
+    // Laid out here when the server did not send it (the browser): the panel needs its
+    // fan-outs, the graph the rest.
+    let layout = layout.unwrap_or_else(|| Arc::new(Layout::compute(&graph)));
+    let fan_outs: Arc<HashMap<String, FanOut>> = Arc::new(
+        layout
+            .fan_outs
+            .iter()
+            .map(|f| (f.id.clone(), f.clone()))
+            .collect(),
+    );
     // Depends on the query only: a run's events must not re-evaluate the selection.
     let selected = Memo::new({
-        let names = names.clone();
-        move |_| query.read().get("step").filter(|s| names.contains_key(s))
+        let (names, fan_outs) = (Arc::clone(&names), Arc::clone(&fan_outs));
+        move |_| {
+            query
+                .read()
+                .get("step")
+                .filter(|s| names.contains_key(s) || fan_outs.contains_key(s))
+        }
     });
     let title = state.with_untracked(|s| format!("{} · {} · Signalbox", s.name, s.id));
     let stale = move || !conn.get().is_current();
@@ -69,11 +91,17 @@ fn RunDetail(view: RunView) -> impl IntoView {
             <noscript inner_html=static_view_note(!finished_at_load)></noscript>
             <div class="run-body">
                 <div class="graph-area">
-                    <GraphView graph=graph.clone() steps link_steps=true selected layout=layout.clone()/>
+                    <GraphView graph=graph.clone() steps link_steps=true selected layout=Some(layout.clone())/>
                 </div>
-                {move || selected.get().map(|step| {
-                    let name = names.get(&step).cloned().unwrap_or_else(|| step.clone());
-                    view! { <NodePanel run=run_id.clone() step name state clock/> }
+                {move || selected.get().map(|step| match fan_outs.get(&step) {
+                    Some(fan_out) => view! {
+                        <FanOutPanel fan_out=fan_out.clone() steps names=Arc::clone(&names)/>
+                    }
+                    .into_any(),
+                    None => {
+                        let name = names.get(&step).cloned().unwrap_or_else(|| step.clone());
+                        view! { <NodePanel run=run_id.clone() step name state clock/> }.into_any()
+                    }
                 })}
             </div>
         </section>
