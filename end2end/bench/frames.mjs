@@ -7,7 +7,9 @@
 // --running steps each get --hz progress updates a second, every frame's duration
 // (requestAnimationFrame deltas, median and p95) and whether the page kept up: after the
 // burst, every running node on screen must show its last percentage. (Graphs of 300 steps
-// or more keep only what is on screen, plus a margin, in the DOM.)
+// or more keep only what is on screen, plus a margin, in the DOM.) Then, while the steps keep
+// updating, it zooms out three steps, fits, returns to 1:1 and drags the graph 600 pixels,
+// recording those frames too.
 import { chromium } from '../node_modules/playwright-core/index.mjs';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -149,8 +151,35 @@ try {
   );
   const drawn = await page.evaluate(() => document.querySelectorAll('g.node').length);
   const { frames, states } = await page.evaluate(() => {
+    const frames = window.__frames.slice(1);
+    window.__frames = [];
+    return { frames, states: [...window.__states] };
+  });
+
+  // Zoom and pan while the run keeps progressing at the same rate: out three steps, Fit,
+  // 1:1, then a 600-pixel drag of the background; every frame is recorded.
+  const moving = (async () => {
+    for (let round = 0; round < 4 * HZ; round++) {
+      const due = Date.now() + 1000 / HZ;
+      const events = active.map((step) => ({ type: 'step.progress', step, progress: 99, message: `zoom ${round}` }));
+      await post(base, `/api/v1/runs/${run}/events`, events);
+      await sleep(Math.max(0, due - Date.now()));
+    }
+  })();
+  const tools = page.locator('.graph-tools');
+  for (const button of ['.zoom-out', '.zoom-out', '.zoom-out', '.zoom-fit', '.zoom-actual']) {
+    await tools.locator(button).click();
+    await sleep(400);
+  }
+  const wrap = await page.locator('.graph-wrap').boundingBox();
+  await page.mouse.move(wrap.x + 6, wrap.y + 6);
+  await page.mouse.down();
+  await page.mouse.move(wrap.x - 594, wrap.y + 6, { steps: 30 });
+  await page.mouse.up();
+  await moving;
+  const zoomFrames = await page.evaluate(() => {
     window.__stop = true;
-    return { frames: window.__frames.slice(1), states: [...window.__states] };
+    return window.__frames.slice(1);
   });
   const report = {
     steps: STEPS,
@@ -165,6 +194,10 @@ try {
     running_nodes_on_screen: visible,
     nodes_in_dom: drawn,
     indicator_states: states,
+    zoom_pan_frames: zoomFrames.length,
+    zoom_pan_frame_median_ms: Number(percentile(zoomFrames, 0.5).toFixed(1)),
+    zoom_pan_frame_p95_ms: Number(percentile(zoomFrames, 0.95).toFixed(1)),
+    zoom_pan_longest_frame_ms: Number(Math.max(...zoomFrames).toFixed(1)),
   };
   console.log(JSON.stringify(report));
   if (caughtUp === null || visible === 0) process.exitCode = 1;
