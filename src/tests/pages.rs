@@ -2,22 +2,11 @@
 
 use crate::support::TestServer;
 
-async fn html(server: &TestServer, path: &str) -> (u16, String) {
-    let response = server
-        .http
-        .get(server.url(path))
-        .header("accept", "text/html")
-        .send()
-        .await
-        .unwrap();
-    (response.status().as_u16(), response.text().await.unwrap())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_render_the_graph_on_the_server() {
     let data = tempfile::tempdir().unwrap();
     let server = TestServer::start(data.path(), None).await;
-    let (code, home) = html(&server, "/").await;
+    let (code, home) = server.html("/").await;
     assert_eq!(code, 200);
     for id in ["deploy-web", "etl-orders", "build-matrix"] {
         assert!(
@@ -25,7 +14,7 @@ async fn pages_render_the_graph_on_the_server() {
             "home links {id}"
         );
     }
-    let (code, page) = html(&server, "/pipelines/build-matrix").await;
+    let (code, page) = server.html("/pipelines/build-matrix").await;
     assert_eq!(code, 200);
     assert!(page.contains("class=\"graph\""));
     assert_eq!(
@@ -37,7 +26,7 @@ async fn pages_render_the_graph_on_the_server() {
     assert!(page.contains("name=\"pipeline\""));
 
     let run = server.start_run("deploy-web").await;
-    let (code, page) = html(&server, &format!("/runs/{run}?step=cloning-repo")).await;
+    let (code, page) = server.html(&format!("/runs/{run}?step=cloning-repo")).await;
     assert_eq!(code, 200);
     assert!(page.contains("class=\"run-header\""));
     assert!(page.contains("data-step=\"starting-container\""));
@@ -46,9 +35,9 @@ async fn pages_render_the_graph_on_the_server() {
         "the panel of ?step= is server-rendered"
     );
 
-    let (code, _) = html(&server, "/runs/does-not-exist").await;
+    let (code, _) = server.html("/runs/does-not-exist").await;
     assert_eq!(code, 404);
-    let (code, _) = html(&server, "/no/such/page").await;
+    let (code, _) = server.html("/no/such/page").await;
     assert_eq!(code, 404);
     server.stop().await;
 }

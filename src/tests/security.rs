@@ -148,15 +148,8 @@ async fn hostile_names_messages_and_log_lines_render_as_text() {
     ]);
     let (status, answer) = server.post("/api/v1/runs/hostile/events", &events).await;
     assert_eq!(status, 200, "{answer}");
-    let page = server
-        .http
-        .get(server.url("/runs/hostile?step=a"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (status, page) = server.html("/runs/hostile?step=a").await;
+    assert_eq!(status, 200);
     for raw in [
         "<img src=x",
         "<script>alert(2)",
@@ -204,15 +197,8 @@ async fn hostile_names_in_big_graphs_and_fan_outs_render_as_text() {
     let body = json!({ "id": "hostile-big", "name": "big", "steps": steps });
     let (status, answer) = server.post("/api/v1/runs", &body).await;
     assert_eq!(status, 201, "{answer}");
-    let page = server
-        .http
-        .get(server.url("/runs/hostile-big"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (status, page) = server.html("/runs/hostile-big").await;
+    assert_eq!(status, 200);
     assert!(page.contains("data-static"), "a big graph is static markup");
     assert!(
         page.contains("data-step=\"fan-out:shard-0\""),

@@ -6,6 +6,7 @@ use crate::domain::fan_out::{summarize, FanOut};
 use crate::domain::StepState;
 use crate::ui::format;
 use crate::ui::graph::StepSignals;
+use crate::ui::panel::PanelHead;
 use leptos::prelude::*;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -40,16 +41,11 @@ pub fn FanOutPanel(
     let count = fan_out.members.len();
     view! {
         <aside class="node-panel fan-out-panel" data-step=fan_out.id.clone() aria-label=format!("{} steps of {}", count, fan_out.name)>
-            <header class="panel-head">
-                <div>
-                    <p class="panel-kicker">{format!("{count} steps, drawn as one")}</p>
-                    <h2>{fan_out.name.clone()}</h2>
-                </div>
-                <a class="panel-close" href="?" aria-label="Close the details panel">"×"</a>
-            </header>
-            <p class="panel-status badge" data-status=move || whole.with(|s| s.status.as_str())>
-                {move || whole.with(|s| s.status.as_str())}
-            </p>
+            <PanelHead
+                kicker=format!("{count} steps, drawn as one")
+                title=fan_out.name.clone()
+                status=Signal::derive(move || whole.with(|s| s.status))
+            />
             <dl class="panel-facts">
                 <dt>"Progress"</dt>
                 <dd>{move || whole.with(|s| format::percent(s.progress))}</dd>

@@ -2,11 +2,29 @@
 //! and the log, which follows live while the step runs.
 
 use crate::api::functions::step_logs;
-use crate::domain::{LogLine, RunState, StepState};
+use crate::domain::{LogLine, RunState, Status, StepState};
 use crate::ui::format;
 use crate::ui::live::follow_logs;
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
+
+/// The top of a details panel: what it shows (a kicker line and a title), the link that
+/// closes it, and the status badge.
+#[component]
+pub fn PanelHead(kicker: String, title: String, status: Signal<Status>) -> impl IntoView {
+    view! {
+        <header class="panel-head">
+            <div>
+                <p class="panel-kicker">{kicker}</p>
+                <h2>{title}</h2>
+            </div>
+            <a class="panel-close" href="?" aria-label="Close the details panel">"×"</a>
+        </header>
+        <p class="panel-status badge" data-status=move || status.get().as_str()>
+            {move || status.get().as_str()}
+        </p>
+    }
+}
 
 /// Lines of the log loaded with the page; the rest follow live.
 const FIRST_LINES: u32 = 2_000;
@@ -38,16 +56,7 @@ pub fn NodePanel(
     let (kicker, data_step) = (step.clone(), step.clone());
     view! {
         <aside class="node-panel" data-step=data_step aria-label=format!("Step {name}")>
-            <header class="panel-head">
-                <div>
-                    <p class="panel-kicker">{kicker}</p>
-                    <h2>{name.clone()}</h2>
-                </div>
-                <a class="panel-close" href="?" aria-label="Close the details panel">"×"</a>
-            </header>
-            <p class="panel-status badge" data-status=move || current.with(|s| s.status.as_str())>
-                {move || current.with(|s| s.status.as_str())}
-            </p>
+            <PanelHead kicker title=name.clone() status=Signal::derive(move || current.with(|s| s.status))/>
             <dl class="panel-facts">
                 {fact("Progress", Box::new(move || format::percent(current.with(|s| s.progress))))}
                 {fact("Started", time(|s| s.started_at))}
