@@ -2,7 +2,9 @@
 
 pub mod frames;
 pub mod functions;
+pub mod security;
 pub mod views;
 
 pub use frames::{ClientOp, OpKind, Position, Resync, ServerFrame};
+pub use security::{AuditEntry, AuditFilter, Viewer};
 pub use views::{PipelineCard, PipelineView, RunView};

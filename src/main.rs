@@ -1,9 +1,10 @@
 //! The `signalbox` binary: `serve` runs the server, `validate` checks pipeline files, `bench`
-//! measures a server under load.
+//! measures a server under load, `token create` issues API tokens and sign-in links.
 
 #[cfg(feature = "ssr")]
 mod cli {
     use clap::{Parser, Subcommand};
+    use signalbox::server::auth::SecurityConfig;
     use signalbox::server::catalog::read_pipelines;
     use signalbox::server::config::ServeConfig;
     use std::net::SocketAddr;
@@ -36,13 +37,61 @@ mod cli {
                 value_delimiter = ','
             )]
             allowed_origins: Vec<String>,
+            /// The secret API tokens are signed with (32 characters or more). Without it, a
+            /// server on loopback runs without sign-in; elsewhere one is generated into the
+            /// data directory.
+            #[arg(long, env = "SIGNALBOX_SECRET", hide_env_values = true)]
+            secret: Option<String>,
+            /// Sign-in attempts allowed per client address and minute.
+            #[arg(long, env = "SIGNALBOX_SIGN_IN_RATE", default_value_t = 10)]
+            sign_in_rate: u32,
+            /// Events per second each token may ingest.
+            #[arg(long, env = "SIGNALBOX_INGEST_RATE", default_value_t = 20_000)]
+            ingest_rate: u32,
+            /// Live connections (WebSocket and SSE) one user may hold at once.
+            #[arg(long, env = "SIGNALBOX_CONNECTIONS_PER_USER", default_value_t = 200)]
+            connections_per_user: usize,
         },
+        /// Issue API tokens (and one-time sign-in links).
+        #[command(subcommand)]
+        Token(TokenCommand),
         /// Measure a server under load (latency, throughput, memory); see the README.
         Bench(signalbox::bench::command::BenchArgs),
         /// Check pipeline files; exit status 1 with the errors if any.
         Validate {
             #[arg(required = true)]
             files: Vec<PathBuf>,
+        },
+    }
+
+    #[derive(Subcommand)]
+    enum TokenCommand {
+        /// Issue a token for a user (or program) with a role; prints the token and, for people,
+        /// a one-time sign-in link valid 15 minutes.
+        Create {
+            /// Who the token is for (shown in the audit trail).
+            #[arg(long)]
+            user: String,
+            /// viewer, operator, admin or reporter.
+            #[arg(long)]
+            role: String,
+            /// How long the token is valid (`90d`, `12h`, ...).
+            #[arg(long, default_value = "90d")]
+            ttl: String,
+            /// Reporters only: a run it may report on (repeatable).
+            #[arg(long = "run")]
+            runs: Vec<String>,
+            /// Reporters only: a pipeline whose runs it may report on (repeatable).
+            #[arg(long = "pipeline")]
+            pipelines: Vec<String>,
+            /// The server's data directory (its token records and, without --secret, its key).
+            #[arg(long, env = "SIGNALBOX_DATA_DIR", default_value = "./data")]
+            data_dir: PathBuf,
+            #[arg(long, env = "SIGNALBOX_SECRET", hide_env_values = true)]
+            secret: Option<String>,
+            /// The server's address as people open it, for the sign-in link.
+            #[arg(long, env = "SIGNALBOX_URL", default_value = "http://127.0.0.1:3000")]
+            url: String,
         },
     }
 
@@ -53,6 +102,10 @@ mod cli {
                 data_dir,
                 pipelines,
                 allowed_origins,
+                secret,
+                sign_in_rate,
+                ingest_rate,
+                connections_per_user,
             } => {
                 tracing_subscriber::fmt()
                     .with_env_filter(
@@ -61,12 +114,61 @@ mod cli {
                     )
                     .init();
                 let listener = tokio::net::TcpListener::bind(addr).await?;
+                // Cookies are `Secure` when the site is served over https (behind a proxy).
+                let secure_cookies = allowed_origins
+                    .iter()
+                    .any(|o| o.trim().to_ascii_lowercase().starts_with("https://"));
                 let config = ServeConfig {
                     pipelines,
                     allowed_origins,
+                    security: SecurityConfig {
+                        secret,
+                        sign_in_per_minute: sign_in_rate,
+                        ingest_per_second: ingest_rate,
+                        connections_per_user,
+                        secure_cookies,
+                        ..SecurityConfig::default()
+                    },
                     ..ServeConfig::new(addr, data_dir)
                 };
                 signalbox::server::serve::run(listener, config, shutdown_signal()).await?;
+                Ok(ExitCode::SUCCESS)
+            }
+            Command::Token(TokenCommand::Create {
+                user,
+                role,
+                ttl,
+                runs,
+                pipelines,
+                data_dir,
+                secret,
+                url,
+            }) => {
+                let request = signalbox::server::auth::issue::TokenRequest {
+                    user,
+                    role,
+                    ttl,
+                    runs,
+                    pipelines,
+                };
+                let issued =
+                    signalbox::server::auth::issue::create_offline(&data_dir, secret, request)
+                        .await?;
+                println!(
+                    "Token for {} ({}, tenant {}), id {}, expires {}:\n{}",
+                    issued.user,
+                    issued.role,
+                    issued.tenant,
+                    issued.jti,
+                    issued.expires_at.format("%Y-%m-%d %H:%M UTC"),
+                    issued.token
+                );
+                if let Some(link) = issued.sign_in_link {
+                    println!(
+                        "\nSign in within 15 minutes with this one-time link:\n{}{link}",
+                        url.trim_end_matches('/')
+                    );
+                }
                 Ok(ExitCode::SUCCESS)
             }
             Command::Bench(args) => {

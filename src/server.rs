@@ -1,6 +1,7 @@
 //! Everything that runs only on the server (feature `ssr`): storage, the live hub, the
 //! executor, the HTTP API and WebSocket, and assembling them into one axum app.
 
+pub mod auth;
 pub mod catalog;
 pub mod commands;
 pub mod config;

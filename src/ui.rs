@@ -9,5 +9,6 @@ mod live;
 mod pages;
 mod panel;
 mod run_header;
+pub(crate) mod user_menu;
 
 pub use app::{shell, App};

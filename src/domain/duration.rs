@@ -1,9 +1,9 @@
-//! Human durations in pipeline files: `500ms`, `30s`, `10m`, `1h30m`.
+//! Human durations in pipeline files and token lifetimes: `500ms`, `30s`, `10m`, `1h30m`, `90d`.
 
 use thiserror::Error;
 
 #[derive(Debug, Error, PartialEq, Eq)]
-#[error("bad duration `{0}`: use a number with ms, s, m or h, like `90s` or `1h30m`")]
+#[error("bad duration `{0}`: use a number with ms, s, m, h or d, like `90s` or `1h30m`")]
 pub struct DurationError(pub String);
 
 /// Parses a duration into milliseconds. Units may be chained (`1h30m`); zero is rejected
@@ -28,6 +28,7 @@ pub fn parse_millis(text: &str) -> Result<u64, DurationError> {
         let factor = match &rest[..unit_len] {
             "ms" => 1,
             "s" => 1_000,
+            "d" => 86_400_000,
             "m" => 60_000,
             "h" => 3_600_000,
             _ => return Err(bad()),
@@ -54,6 +55,7 @@ mod tests {
         assert_eq!(parse_millis("30s"), Ok(30_000));
         assert_eq!(parse_millis("10m"), Ok(600_000));
         assert_eq!(parse_millis("1h30m"), Ok(5_400_000));
+        assert_eq!(parse_millis("90d"), Ok(90 * 86_400_000));
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! What users and producers can ask of runs: start a pipeline, create an ad-hoc run, cancel.
-//! Shared by the HTTP API and the server functions so both behave the same.
+//! Shared by the HTTP API and the server functions so both behave the same, including the
+//! audit trail: starting and cancelling are recorded with who did it.
 
+use super::auth::Principal;
 use super::runs::RunError;
 use super::state::AppState;
 use super::store::RunRecord;
@@ -56,6 +58,7 @@ fn new_run_id(prefix: &str) -> String {
 /// Starts a run of a catalog pipeline with the built-in executor.
 pub async fn start_pipeline_run(
     state: &AppState,
+    actor: &Principal,
     pipeline: &str,
     params: &BTreeMap<String, String>,
     id: Option<String>,
@@ -101,9 +104,16 @@ pub async fn start_pipeline_run(
         Arc::clone(&state.executor),
         entry.clone(),
     );
+    let (auth, actor) = (Arc::clone(&state.auth), actor.clone());
     tokio::spawn(async move {
         let (summary, created) = runs.create(record).await?;
         if created {
+            let detail = params
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            auth.record(&actor, "run.start", &id, &detail).await;
             executor.spawn(id, entry.pipeline, params, entry.dir);
         }
         Ok((summary, created))
@@ -149,11 +159,16 @@ pub async fn create_adhoc_run(
 }
 
 /// Cancels a run: the executor stops its processes; an ad-hoc run is closed directly.
-pub async fn cancel_run(state: &AppState, run: &str) -> Result<RunSummary, CommandError> {
+pub async fn cancel_run(
+    state: &AppState,
+    actor: &Principal,
+    run: &str,
+) -> Result<RunSummary, CommandError> {
     let current = state.runs.snapshot(run).await?.state;
     if current.status.is_terminal() {
         return Err(CommandError::NotRunning(run.to_owned()));
     }
+    state.auth.record(actor, "run.cancel", run, "").await;
     if state.executor.cancel(run) {
         // The executor reports the cancelled steps and the run's end as it stops.
         return Ok(current.summary());

@@ -1,6 +1,7 @@
 //! Server configuration: the CLI flags (and their `SIGNALBOX_*` variables) plus the Leptos site
 //! options, read from `Leptos.toml` when the server is started without cargo-leptos.
 
+use super::auth::SecurityConfig;
 use leptos::config::{get_configuration, LeptosOptions};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -17,6 +18,7 @@ pub struct ServeConfig {
     /// mutating requests. Empty: only the server's own origin (see `server::origin`).
     pub allowed_origins: Vec<String>,
     pub live: LiveLimits,
+    pub security: SecurityConfig,
 }
 
 impl ServeConfig {
@@ -28,6 +30,7 @@ impl ServeConfig {
             pipelines: None,
             allowed_origins: Vec::new(),
             live: LiveLimits::default(),
+            security: SecurityConfig::default(),
         }
     }
 }

@@ -7,6 +7,7 @@ mod output;
 mod process;
 mod reporter;
 
+use super::auth::Auth;
 use super::commands::INTERRUPTED;
 use super::runs::Runs;
 use crate::domain::{EventKind, NewEvent, Pipeline, Status, Step};
@@ -41,6 +42,8 @@ pub struct Executor {
     tasks: TaskTracker,
     /// Set on shutdown: runs stop because the server does, not because someone cancelled.
     stopping: Arc<AtomicBool>,
+    /// Mints each step's `SIGNALBOX_TOKEN`.
+    auth: Arc<Auth>,
 }
 
 /// Everything a step task needs, shared by the steps of one run.
@@ -51,6 +54,7 @@ struct RunContext {
     env: BTreeMap<String, String>,
     cancel: CancellationToken,
     stopping: Arc<AtomicBool>,
+    auth: Arc<Auth>,
 }
 
 impl RunContext {
@@ -71,7 +75,13 @@ impl RunContext {
 }
 
 impl Executor {
-    pub fn new(runs: Arc<Runs>, work_root: PathBuf, public_url: String, owner: String) -> Self {
+    pub fn new(
+        runs: Arc<Runs>,
+        work_root: PathBuf,
+        public_url: String,
+        owner: String,
+        auth: Arc<Auth>,
+    ) -> Self {
         Executor {
             runs,
             work_root,
@@ -80,6 +90,7 @@ impl Executor {
             active: Mutex::new(HashMap::new()),
             tasks: TaskTracker::new(),
             stopping: Arc::default(),
+            auth,
         }
     }
 
@@ -182,8 +193,6 @@ impl Executor {
         let mut env = BTreeMap::from([
             ("SIGNALBOX_URL".to_owned(), self.public_url.clone()),
             ("SIGNALBOX_RUN".to_owned(), run.to_owned()),
-            // Empty until authentication exists; reporters send it as a bearer token.
-            ("SIGNALBOX_TOKEN".to_owned(), String::new()),
             (OWNER_VAR.to_owned(), self.owner.clone()),
         ]);
         for (key, value) in &params {
@@ -199,6 +208,7 @@ impl Executor {
             env,
             cancel: cancel.clone(),
             stopping: Arc::clone(&self.stopping),
+            auth: Arc::clone(&self.auth),
         });
 
         let outcome = schedule(&context, pipeline).await;
@@ -316,6 +326,12 @@ async fn run_step(context: &RunContext, step: &Step) -> Status {
         .await;
     let mut env = context.env.clone();
     env.insert("SIGNALBOX_STEP".to_owned(), step.id.clone());
+    // A reporter token scoped to this run, sent by nested programs as a bearer token (empty
+    // when authentication is off).
+    env.insert(
+        "SIGNALBOX_TOKEN".to_owned(),
+        context.auth.step_token(&context.run, &step.id),
+    );
     let timeout = step.timeout_ms.map(Duration::from_millis);
     let attempts = step.retries + 1;
     let mut attempt = 1;

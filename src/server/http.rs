@@ -1,6 +1,7 @@
 //! The HTTP API under `/api/v1` (PROTOCOL.md): pipelines, runs, events (JSON or SSE), logs,
 //! cancel, and the WebSocket's handshake.
 
+use super::auth::{Action, Caller, Grant};
 use super::commands::{cancel_run, create_adhoc_run, start_pipeline_run};
 use super::error::AppError;
 use super::extract::{ApiQuery, Body, MAX_BODY_BYTES};
@@ -34,6 +35,7 @@ pub fn router() -> Router<AppState> {
         .route("/runs/{id}/steps/{step}/logs", get(get_logs))
         .route("/runs/{id}/cancel", post(post_cancel))
         .route("/ws", get(ws_handler))
+        .merge(super::auth::admin::router())
         .fallback(unknown_endpoint)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -48,20 +50,26 @@ async fn method_not_allowed() -> Response {
     (StatusCode::METHOD_NOT_ALLOWED, Json(body)).into_response()
 }
 
-async fn list_pipelines(State(state): State<AppState>) -> Json<Vec<PipelineCard>> {
-    Json(
+async fn list_pipelines(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+) -> Result<Json<Vec<PipelineCard>>, AppError> {
+    caller.require(Action::View)?;
+    Ok(Json(
         state
             .catalog
             .all()
             .map(|p| PipelineCard::from(p.as_ref()))
             .collect(),
-    )
+    ))
 }
 
 async fn get_pipeline(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
+    caller.require(Action::View)?;
     let entry = state
         .catalog
         .get(&id)
@@ -80,8 +88,10 @@ struct ListQuery {
 
 async fn list_runs(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Response, AppError> {
+    caller.require(Action::View)?;
     let status = match q.status.as_deref() {
         Some(s) => Some(
             Status::parse(s)
@@ -120,14 +130,22 @@ struct AdhocStep {
     weight: Option<f64>,
 }
 
-async fn create_run(State(state): State<AppState>, Body(body): Body) -> Result<Response, AppError> {
+/// Starting a pipeline is an operator's action; creating an ad-hoc run is a reporter's (one
+/// scoped to named runs must name the run it creates).
+async fn create_run(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Body(body): Body,
+) -> Result<Response, AppError> {
     let request: CreateRun = serde_json::from_slice(&body)
         .map_err(|e| AppError::BadRequest(format!("invalid run request: {e}")))?;
     let (summary, created) = match (request.pipeline, request.steps) {
         (Some(pipeline), None) => {
-            start_pipeline_run(&state, &pipeline, &request.params, request.id).await?
+            caller.require(Action::Operate)?;
+            start_pipeline_run(&state, &caller, &pipeline, &request.params, request.id).await?
         }
         (None, Some(steps)) => {
+            caller.require_ingest(request.id.as_deref().unwrap_or(""), None)?;
             let graph = Graph {
                 steps: steps
                     .into_iter()
@@ -163,8 +181,10 @@ async fn create_run(State(state): State<AppState>, Body(body): Body) -> Result<R
 
 async fn get_run(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
+    caller.require(Action::View)?;
     let snapshot = state.runs.snapshot(&id).await?;
     let percent = snapshot.state.percent();
     let mut body =
@@ -194,10 +214,12 @@ fn parse_seq(field: &str, text: &str) -> Result<Seq, AppError> {
 
 async fn get_events(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<EventsQuery>,
 ) -> Result<Response, AppError> {
+    caller.require(Action::View)?;
     let since = q
         .since
         .as_deref()
@@ -211,7 +233,7 @@ async fn get_events(
             since,
             epoch: q.epoch,
         };
-        return stream_run(state, id, resume).await;
+        return stream_run(state, &caller, id, resume).await;
     }
     let current = state.runs.snapshot(&id).await?;
     let events = state
@@ -229,10 +251,24 @@ async fn get_events(
 
 async fn post_events(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     Path(id): Path<String>,
     Body(body): Body,
 ) -> Result<Response, AppError> {
+    caller.require(Action::Ingest)?;
+    if !caller.scope.covers(&id, None) {
+        let pipeline = state.runs.snapshot(&id).await?.state.pipeline;
+        caller.require_ingest(&id, pipeline.as_deref())?;
+    }
     let items = parse_ingest_body(&body).map_err(AppError::BadRequest)?;
+    let limited = match &caller.grant {
+        Grant::Local => None,
+        Grant::Token(jti) => Some(jti.as_str()),
+        Grant::Session(_) => Some(caller.user.as_str()),
+    };
+    if let Some(key) = limited {
+        state.auth.rates.ingest(key, items.len())?;
+    }
     let seqs = state.runs.ingest(&id, items).await?;
     Ok(Json(json!({ "run": id, "seqs": seqs })).into_response())
 }
@@ -245,9 +281,11 @@ struct LogsQuery {
 
 async fn get_logs(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     Path((id, step)): Path<(String, String)>,
     ApiQuery(q): ApiQuery<LogsQuery>,
 ) -> Result<Response, AppError> {
+    caller.require(Action::View)?;
     let current = state.runs.snapshot(&id).await?.state;
     if !current.steps.contains_key(&step) {
         return Err(AppError::NotFound(format!(
@@ -272,7 +310,9 @@ async fn get_logs(
 
 async fn post_cancel(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
-    Ok(Json(cancel_run(&state, &id).await?).into_response())
+    caller.require(Action::Operate)?;
+    Ok(Json(cancel_run(&state, &caller, &id).await?).into_response())
 }

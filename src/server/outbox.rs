@@ -55,6 +55,11 @@ impl CloseReason {
         code: 4000,
         reason: "no response within the read deadline",
     };
+    /// The session signed out, or the token it was opened with was revoked: sign in again.
+    pub const SIGNED_OUT: CloseReason = CloseReason {
+        code: 4401,
+        reason: "signed out or access revoked",
+    };
     /// The client did not take its frames within the write deadline; resume with `since`.
     pub const SLOW: CloseReason = CloseReason {
         code: 4008,

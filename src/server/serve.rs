@@ -5,6 +5,10 @@
 //! runs in progress as interrupted (their processes are killed), closes live connections with
 //! 1012 so clients reconnect with backoff, and waits a bounded time for all of it.
 
+use super::auth::guard::authenticate;
+use super::auth::secret::SecretError;
+use super::auth::sign_in::{sign_in, sign_out};
+use super::auth::Auth;
 use super::catalog::Catalog;
 use super::commands::fail_interrupted_runs;
 use super::config::{site_options, ConfigError, ServeConfig};
@@ -20,7 +24,7 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::serve::ListenerExt;
 use axum::Router;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -44,6 +48,8 @@ pub enum ServeError {
     Origin(#[from] BadOrigin),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Secret(#[from] SecretError),
     #[error(transparent)]
     Recovery(#[from] RunError),
     #[error("server error: {0}")]
@@ -72,12 +78,33 @@ pub async fn build_state(
     if renewed > 0 {
         tracing::info!(count = renewed, "unfinished runs start a new epoch");
     }
+    let auth = Arc::new(
+        Auth::new(
+            &config.security,
+            addr.ip().is_loopback(),
+            data_dir.path(),
+            Arc::clone(&store),
+        )
+        .await?,
+    );
+    if auth.is_required() {
+        tracing::info!(
+            "authentication required: sign in with a token from `signalbox token create`"
+        );
+    } else {
+        tracing::warn!(
+            %addr,
+            "authentication off: the server listens on loopback and no secret is configured \
+             (laptop mode); set --secret or listen elsewhere to require sign-in"
+        );
+    }
     let runs = Arc::new(Runs::new(store, Arc::new(Hub::default())));
     let executor = Arc::new(Executor::new(
         Arc::clone(&runs),
         data_dir.path().join("work"),
         format!("http://{addr}"),
         owner,
+        Arc::clone(&auth),
     ));
     let (catalog, problems) = Catalog::load(config.pipelines.as_deref());
     for problem in &problems {
@@ -102,6 +129,7 @@ pub async fn build_state(
             tracker: TaskTracker::new(),
         },
         origins: Arc::new(origins),
+        auth,
     };
     let interrupted = fail_interrupted_runs(&state).await?;
     if interrupted > 0 {
@@ -120,6 +148,7 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
     let origins = Arc::clone(&state.origins);
+    let auth = Arc::clone(&state.auth);
     // The bundle is served here rather than by Leptos's file handler, which drops the
     // request's conditional headers (so it never answered 304).
     let pkg = Path::new(&*options.site_root).join(&*options.site_pkg_dir);
@@ -127,12 +156,15 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .nest("/api/v1", super::http::router())
+        .route("/auth/login", post(sign_in))
+        .route("/auth/logout", post(sign_out))
         .nest_service(&format!("/{}", options.site_pkg_dir), ServeDir::new(pkg))
         .leptos_routes(&state, routes, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .with_state(state)
         .layer(axum::middleware::from_fn(revalidate_site_files))
         .layer(CompressionLayer::new())
+        .layer(axum::middleware::from_fn_with_state(auth, authenticate))
         .layer(axum::middleware::from_fn_with_state(origins, guard))
 }
 
@@ -187,8 +219,11 @@ pub async fn run(
     // Routes turned into services once, not for every connection (which is what serving a
     // `Router` directly does, at a cost growing with the number of routes).
     let app = router(state).with_state(());
-    let server = axum::serve(listener, app.into_make_service())
-        .with_graceful_shutdown(stopping.clone().cancelled_owned());
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(stopping.clone().cancelled_owned());
     let mut server = std::pin::pin!(server.into_future());
     tokio::select! {
         result = &mut server => return result.map_err(Into::into),

@@ -6,6 +6,7 @@
 //! snapshot frame (`id:` its seq); `subscribed` marks the end of the catch-up; `stream_error`
 //! an error frame, after which the stream ends. A comment line keeps idle streams open.
 
+use super::auth::Principal;
 use super::error::AppError;
 use super::feed::{follow_run, Resume};
 use super::outbox::{Closer, Outbox, Outgoing};
@@ -43,6 +44,7 @@ pub fn last_event_id(headers: &HeaderMap) -> Option<Position> {
 /// Streams one run from `resume`.
 pub async fn stream_run(
     state: AppState,
+    caller: &Principal,
     run: String,
     resume: Resume,
 ) -> Result<Response, AppError> {
@@ -50,6 +52,8 @@ pub async fn stream_run(
     state.runs.snapshot(&run).await?;
     let limits = &state.live.limits;
     let closer = Closer::default();
+    // Counted against the user's connections; signing out or revoking ends the stream.
+    let admission = state.auth.connections.admit(caller, &closer)?;
     let (outbox, queue) = Outbox::new(limits.queue_frames, limits.write_deadline, closer.clone());
     let (runs, shutdown) = (state.runs.clone(), state.live.shutdown.clone());
     // The feed ends when the client leaves (the response body, which holds `gone`, drops), is
@@ -63,7 +67,7 @@ pub async fn stream_run(
         }
     });
     let frames = queue.into_stream().map(move |frame| {
-        let _held = &gone;
+        let _held = (&gone, &admission);
         frame
     });
     let events = stream::once(async { Ok(Event::default().retry(RETRY)) })

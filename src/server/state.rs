@@ -1,5 +1,6 @@
 //! Shared server state, handed to handlers (axum `State`) and server functions (context).
 
+use super::auth::Auth;
 use super::catalog::Catalog;
 use super::config::LiveLimits;
 use super::executor::Executor;
@@ -19,6 +20,7 @@ pub struct AppState {
     pub catalog: Arc<Catalog>,
     pub live: Live,
     pub origins: Arc<OriginPolicy>,
+    pub auth: Arc<Auth>,
 }
 
 /// What live connections share: their limits, the shutdown signal they close on, and the

@@ -6,11 +6,14 @@
 //! commit at a time, so one faulty commit fails alone). Under load, requests of many runs share each fsync; alone, a
 //! request is committed at once.
 
+mod security;
+
 use super::group_commit::GroupCommit;
 pub use super::group_commit::{Commit, LogAppend, Numbered};
 use crate::domain::{Graph, LogLine, RunState, RunSummary, Seq, Status, StoredEvent};
 use chrono::{DateTime, SecondsFormat, Utc};
 use futures::future::BoxFuture;
+pub use security::{NewAuditEntry, SessionRecord, TokenRecord};
 use sqlx::error::BoxDynError;
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -74,13 +77,14 @@ pub struct Store {
 }
 
 /// The schema's migrations, embedded in the binary and applied in order at start.
-const MIGRATIONS: [(i64, &str, &str); 2] = [
+const MIGRATIONS: [(i64, &str, &str); 3] = [
     (1, "initial", include_str!("migrations/0001_initial.sql")),
     (
         2,
         "epochs and checkpoints",
         include_str!("migrations/0002_epochs_and_checkpoints.sql"),
     ),
+    (3, "security", include_str!("migrations/0003_security.sql")),
 ];
 
 /// Hands sqlx's migrator the embedded migrations.
@@ -112,7 +116,7 @@ pub(super) fn bind_seq(seq: u64) -> i64 {
     i64::try_from(seq).unwrap_or(i64::MAX)
 }
 
-fn stamp(ts: DateTime<Utc>) -> String {
+pub(super) fn stamp(ts: DateTime<Utc>) -> String {
     ts.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 

@@ -4,7 +4,9 @@
 //! ([`super::feed`]). Every way a connection ends goes through its [`Closer`], which picks the
 //! close code (README: "Live stream guarantees").
 
+use super::auth::{Action, Caller};
 use super::config::LiveLimits;
+use super::error::AppError;
 use super::feed::{follow_logs, follow_run, follow_runs_topic, Resume};
 use super::outbox::{CloseReason, Closer, Outbox, Outgoing};
 use super::runs::Runs;
@@ -39,10 +41,20 @@ const WRITE_BUFFER: usize = 16 * 1024;
 /// Queued frames written before one flush.
 const FLUSH_EVERY: usize = 64;
 
-pub async fn ws_handler(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+/// The handshake: the caller must be allowed to view runs, and its user under the limit of
+/// live connections (signing out or revoking closes it with 4401).
+pub async fn ws_handler(
+    ws: WebSocketUpgrade,
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+) -> Result<Response, AppError> {
+    caller.require(Action::View)?;
+    let closer = Closer::default();
+    let admission = state.auth.connections.admit(&caller, &closer)?;
     let max = state.live.limits.max_message_bytes;
     let (runs, live) = (state.runs, state.live);
-    ws.max_message_size(max)
+    Ok(ws
+        .max_message_size(max)
         .max_frame_size(max)
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(WRITE_BUFFER)
@@ -51,8 +63,11 @@ pub async fn ws_handler(ws: WebSocketUpgrade, State(state): State<AppState>) -> 
             // Split here, not inside the task: an async fn keeps its arguments for its whole
             // life, and the unsplit socket is hundreds of bytes per idle connection.
             let (sink, stream) = socket.split();
-            tracker.track_future(serve_socket(sink, stream, runs, live))
-        })
+            tracker.track_future(async move {
+                serve_socket(sink, stream, runs, live, closer).await;
+                drop(admission);
+            })
+        }))
 }
 
 async fn serve_socket(
@@ -60,9 +75,9 @@ async fn serve_socket(
     stream: SplitStream<WebSocket>,
     runs: Arc<Runs>,
     live: Live,
+    closer: Closer,
 ) {
     let limits = Arc::clone(&live.limits);
-    let closer = Closer::default();
     let (outbox, queue) = Outbox::new(limits.queue_frames, limits.write_deadline, closer.clone());
     let writer = tokio::spawn(write_loop(sink, queue, closer.clone(), Arc::clone(&limits)));
     let mut connection = Connection {

@@ -5,6 +5,7 @@ mod proxy;
 mod support;
 
 mod api;
+mod auth_matrix;
 mod bench;
 mod chaos;
 mod crash;
@@ -15,4 +16,6 @@ mod pages;
 mod restart;
 mod resume;
 mod security;
+mod sessions;
 mod slow;
+mod token_logs;

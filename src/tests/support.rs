@@ -206,6 +206,25 @@ impl Socket {
         Socket { ws }
     }
 
+    /// A socket whose handshake carries `header` (credentials), or the refusal's HTTP status.
+    pub async fn connect_with(addr: SocketAddr, header: (&str, &str)) -> Result<Socket, u16> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = format!("ws://{addr}/api/v1/ws")
+            .into_client_request()
+            .unwrap();
+        request.headers_mut().insert(
+            header.0.parse::<http::HeaderName>().unwrap(),
+            header.1.parse().unwrap(),
+        );
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((ws, _)) => Ok(Socket { ws }),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                Err(response.status().as_u16())
+            }
+            Err(other) => panic!("handshake failed: {other}"),
+        }
+    }
+
     /// The close frame's code once the server closes, skipping anything before it.
     pub async fn close_code(&mut self, within: Duration) -> Option<u16> {
         let deadline = tokio::time::Instant::now() + within;

@@ -1,6 +1,7 @@
 //! The HTML shell and the router.
 
-use super::pages::{HomePage, NotFound, PipelinePage, RunPage};
+use super::pages::{AuditPage, HomePage, LoginPage, NotFound, PipelinePage, RunPage};
+use super::user_menu::UserMenu;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes, A};
@@ -48,12 +49,15 @@ pub fn App() -> impl IntoView {
                 <nav class="topnav">
                     <A href="/">"Pipelines"</A>
                 </nav>
+                <UserMenu/>
             </header>
             <main class="page">
                 <Routes fallback=NotFound>
                     <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
                     <Route path=path!("/pipelines/:id") view=PipelinePage ssr=SsrMode::Async/>
                     <Route path=path!("/runs/:id") view=RunPage ssr=SsrMode::Async/>
+                    <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
+                    <Route path=path!("/audit") view=AuditPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

@@ -45,6 +45,11 @@ pub fn clock(ts: chrono::DateTime<chrono::Utc>) -> String {
     ts.format("%H:%M:%S UTC").to_string()
 }
 
+/// "2026-12-02 14:03:27 UTC" for audit entries, which span days.
+pub fn date_time(ts: chrono::DateTime<chrono::Utc>) -> String {
+    ts.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
 /// The page title as it must be written. leptos_meta puts the title into the server's HTML
 /// without escaping it, so there it is escaped here; in the browser it is set as
 /// `document.title`, which is plain text.

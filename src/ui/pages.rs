@@ -1,11 +1,15 @@
 //! One component per route.
 
+mod audit;
 mod home;
+mod login;
 mod not_found;
 mod pipeline;
 mod run;
 
+pub use audit::AuditPage;
 pub use home::HomePage;
+pub use login::LoginPage;
 pub use not_found::NotFound;
 pub use pipeline::PipelinePage;
 pub use run::RunPage;

@@ -7,7 +7,7 @@ use crate::domain::{Seq, StoredEvent};
 use crate::ui::conn::Transport;
 use futures::channel::mpsc;
 use futures::{FutureExt, SinkExt, StreamExt};
-use gloo_net::websocket::{futures::WebSocket, Message};
+use gloo_net::websocket::{futures::WebSocket, Message, WebSocketError};
 use gloo_timers::future::TimeoutFuture;
 use serde::de::DeserializeOwned;
 use std::rc::Rc;
@@ -18,6 +18,8 @@ use wasm_bindgen::JsCast;
 const FIRST_FRAME_MS: f64 = 5_000.0;
 /// Silence longer than this (the server beats every 10 s) means the connection is dead.
 const SILENCE_MS: f64 = 25_000.0;
+/// The close code of a connection whose session signed out or whose token was revoked.
+const SIGNED_OUT: u16 = 4401;
 /// Polling interval while the run is active.
 const POLL_MS: u32 = 1_000;
 /// Events per poll.
@@ -83,6 +85,18 @@ pub async fn websocket(client: &Rc<Client>) -> End {
             let wait = (heard + limit - now_ms()).max(0.0) as u32;
             futures::select! {
                 message = read.next().fuse() => {
+                    if let Some(Err(WebSocketError::ConnectionClose(close))) = &message {
+                        if close.code == SIGNED_OUT {
+                            // Signed out in another tab, or revoked: the page reloads and lands
+                            // on the sign-in page (unless this page is signing out itself).
+                            if !crate::ui::user_menu::signing_out() {
+                                if let Some(window) = web_sys::window() {
+                                    let _ = window.location().reload();
+                                }
+                            }
+                            return End::Gone;
+                        }
+                    }
                     let Some(Ok(Message::Text(text))) = message else {
                         return End::Dropped { received };
                     };
