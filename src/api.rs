@@ -6,5 +6,5 @@ pub mod security;
 pub mod views;
 
 pub use frames::{ClientOp, OpKind, Position, Resync, ServerFrame};
-pub use security::{AuditEntry, AuditFilter, Viewer};
+pub use security::{Access, AuditEntry, AuditFilter, Viewer};
 pub use views::{PipelineCard, PipelineView, RunView};

@@ -78,6 +78,9 @@ mod cli {
             /// How long the token is valid (`90d`, `12h`, ...).
             #[arg(long, default_value = "90d")]
             ttl: String,
+            /// The tenant whose data the token reaches.
+            #[arg(long, default_value = "default")]
+            tenant: String,
             /// Reporters only: a run it may report on (repeatable).
             #[arg(long = "run")]
             runs: Vec<String>,
@@ -138,6 +141,7 @@ mod cli {
                 user,
                 role,
                 ttl,
+                tenant,
                 runs,
                 pipelines,
                 data_dir,
@@ -151,9 +155,10 @@ mod cli {
                     runs,
                     pipelines,
                 };
-                let issued =
-                    signalbox::server::auth::issue::create_offline(&data_dir, secret, request)
-                        .await?;
+                let issued = signalbox::server::auth::issue::create_offline(
+                    &data_dir, secret, &tenant, request,
+                )
+                .await?;
                 println!(
                     "Token for {} ({}, tenant {}), id {}, expires {}:\n{}",
                     issued.user,

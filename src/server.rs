@@ -24,4 +24,5 @@ pub mod serve;
 pub mod sse;
 pub mod state;
 pub mod store;
+pub mod tenants;
 pub mod ws;

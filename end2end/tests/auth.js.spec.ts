@@ -1,5 +1,6 @@
 // Signing in, as a person does on a server that requires it: a page sends them to the sign-in
-// page, a one-time link signs them in (the top bar says who and with which role), the link
+// page, a one-time link signs them in (the top bar says who and with which role), they see
+// only their tenant's runs (another tenant's, same id or not, is absent or 404), the link
 // works once, and signing out in one tab sends the other tab's live run page to the sign-in
 // page too (its WebSocket closes with 4401 and the page reloads).
 //
@@ -30,10 +31,10 @@ let base = '';
 let dataDir = '';
 
 /** `signalbox token create` for this server: the API token and the one-time link. */
-function createToken(user: string, role: string): { token: string; link: string } {
+function createToken(user: string, role: string, tenant = 'default'): { token: string; link: string } {
   const out = execFileSync(
     bin,
-    ['token', 'create', '--user', user, '--role', role, '--data-dir', dataDir, '--url', base],
+    ['token', 'create', '--user', user, '--role', role, '--tenant', tenant, '--data-dir', dataDir, '--url', base],
     { env: { ...process.env, SIGNALBOX_SECRET: SECRET }, encoding: 'utf8' },
   );
   const lines = out.split('\n').map((l) => l.trim());
@@ -68,7 +69,7 @@ test.afterAll(async () => {
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
-test('a one-time link signs in, the bar says who, and signing out reaches every tab', async ({ page, context }) => {
+test('a one-time link signs in, the bar says who, only the tenant\'s runs show, and signing out reaches every tab', async ({ page, context }) => {
   const admin = createToken('root', 'admin');
   const created = await fetch(`${base}/api/v1/runs`, {
     method: 'POST',
@@ -76,6 +77,16 @@ test('a one-time link signs in, the bar says who, and signing out reaches every 
     body: JSON.stringify({ id: 'nightly-import', name: 'Nightly import', steps: [{ id: 'load' }, { id: 'index', needs: ['load'] }] }),
   });
   expect(created.status).toBe(201);
+  // Another tenant's run, with the same id and one of its own.
+  const acme = createToken('acme-admin', 'admin', 'acme');
+  for (const id of ['nightly-import', 'acme-ledger-close']) {
+    const response = await fetch(`${base}/api/v1/runs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${acme.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ id, name: 'ACME ledger', steps: [{ id: 'vault' }] }),
+    });
+    expect(response.status).toBe(201);
+  }
 
   await page.goto(`${base}/runs/nightly-import`);
   await expect(page).toHaveURL(/\/login\?next=\/runs\/nightly-import$/);
@@ -91,7 +102,12 @@ test('a one-time link signs in, the bar says who, and signing out reaches every 
   await expect(chip).toHaveText('ann · operator');
   await expect(page.locator('.user-menu').getByRole('link', { name: 'Audit' })).toHaveCount(0);
   await expect(page.locator('tr[data-run="nightly-import"]')).toBeVisible();
+  await expect(page.locator('tr[data-run="nightly-import"]')).toContainText('Nightly import');
+  await expect(page.locator('tr[data-run="acme-ledger-close"]')).toHaveCount(0);
+  await expect(page.getByText('ACME ledger')).toHaveCount(0);
   await screenshot(page, 'signed-in-home');
+  const foreign = await page.goto(`${base}/runs/acme-ledger-close`);
+  expect(foreign?.status()).toBe(404);
 
   // The link worked once.
   const other = await context.browser()!.newContext();

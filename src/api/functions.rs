@@ -1,36 +1,39 @@
 //! Server functions: thin wrappers that take the shared state from context and call into
 //! `server::`. Mutations use POST (the default encoding); the cross-site guard
 //! (`server::origin`) refuses them from other sites. Each asks the caller (found by
-//! `server::auth::guard`) for the permission it needs.
+//! `server::auth::guard`) for the permission it needs, and works in the caller's tenant.
 
-use super::security::{AuditEntry, AuditFilter, Viewer};
+use super::security::{Access, AuditEntry, AuditFilter};
 use super::views::{PipelineCard, PipelineView, RunView};
 use crate::domain::{LogLine, RunSummary};
 use leptos::prelude::*;
 use std::collections::BTreeMap;
 #[cfg(feature = "ssr")]
-use std::sync::Arc;
+use {
+    super::security::Viewer,
+    crate::server::auth::{Action, Principal},
+    crate::server::state::AppState,
+    crate::server::tenants::Tenant,
+    std::sync::Arc,
+};
 
 #[cfg(feature = "ssr")]
-fn app_state() -> Result<crate::server::state::AppState, ServerFnError> {
-    use_context::<crate::server::state::AppState>()
-        .ok_or_else(|| ServerFnError::new("server state missing"))
+fn app_state() -> Result<AppState, ServerFnError> {
+    use_context::<AppState>().ok_or_else(|| ServerFnError::new("server state missing"))
 }
 
 /// The caller of this request, if signed in (or authentication is off).
 #[cfg(feature = "ssr")]
-fn principal() -> Option<crate::server::auth::Principal> {
+fn principal() -> Option<Principal> {
     use_context::<http::request::Parts>()?
         .extensions
-        .get::<crate::server::auth::Principal>()
+        .get::<Principal>()
         .cloned()
 }
 
-/// The caller, if allowed to do `action`.
+/// The caller, if allowed to do `action`, and its tenant. Refusals carry 401 or 403.
 #[cfg(feature = "ssr")]
-fn caller(
-    action: crate::server::auth::Action,
-) -> Result<crate::server::auth::Principal, ServerFnError> {
+async fn caller(action: Action) -> Result<(Principal, Arc<Tenant>), ServerFnError> {
     let refuse = |status: http::StatusCode, message: String| {
         if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
             response.set_status(status);
@@ -39,38 +42,46 @@ fn caller(
     };
     let principal = principal()
         .ok_or_else(|| refuse(http::StatusCode::UNAUTHORIZED, "sign in first".into()))?;
-    if principal.role.allows(action) {
-        Ok(principal)
-    } else {
-        Err(refuse(
+    if !principal.role.allows(action) {
+        return Err(refuse(
             http::StatusCode::FORBIDDEN,
             principal.role.refusal(action),
-        ))
+        ));
     }
+    let tenant = app_state()?
+        .tenants
+        .get(&principal.tenant)
+        .await
+        .map_err(failed)?;
+    Ok((principal, tenant))
 }
 
-/// Who the page is shown to: `None` on the sign-in page before signing in.
+/// A server-side failure as the client sees it.
+#[cfg(feature = "ssr")]
+fn failed(error: impl std::fmt::Display) -> ServerFnError {
+    ServerFnError::new(error.to_string())
+}
+
+/// Who the page is shown to (`None` on the sign-in page before signing in), and whether this
+/// server asks people to sign in at all.
 #[server(prefix = "/fn")]
-pub async fn current_viewer() -> Result<Option<Viewer>, ServerFnError> {
+pub async fn page_access() -> Result<Access, ServerFnError> {
     use crate::server::auth::Grant;
-    Ok(principal().map(|p| Viewer {
-        local: p.grant == Grant::Local,
-        user: p.user,
-        role: p.role.as_str().to_owned(),
-        tenant: p.tenant,
-    }))
+    Ok(Access {
+        viewer: principal().map(|p| Viewer {
+            local: p.grant == Grant::Local,
+            user: p.user,
+            role: p.role.as_str().to_owned(),
+            tenant: p.tenant,
+        }),
+        sign_in_required: app_state()?.auth.is_required(),
+    })
 }
 
-/// Whether this server asks people to sign in (the sign-in page says so when it does not).
-#[server(prefix = "/fn")]
-pub async fn sign_in_required() -> Result<bool, ServerFnError> {
-    Ok(app_state()?.auth.is_required())
-}
-
-/// The audit trail, newest first (admins only).
+/// The audit trail of the caller's tenant, newest first (admins only).
 #[server(prefix = "/fn")]
 pub async fn audit_entries(filter: AuditFilter) -> Result<Vec<AuditEntry>, ServerFnError> {
-    let caller = caller(crate::server::auth::Action::Administer)?;
+    let (caller, _) = caller(Action::Administer).await?;
     let filter = AuditFilter {
         limit: filter.limit.clamp(1, 500),
         ..filter
@@ -80,13 +91,13 @@ pub async fn audit_entries(filter: AuditFilter) -> Result<Vec<AuditEntry>, Serve
         .store()
         .audit(&caller.tenant, &filter)
         .await
-        .map_err(|e| ServerFnError::new(e.to_string()))
+        .map_err(failed)
 }
 
 #[server(prefix = "/fn")]
 pub async fn list_pipelines() -> Result<Vec<PipelineCard>, ServerFnError> {
-    caller(crate::server::auth::Action::View)?;
-    Ok(app_state()?
+    let (_, tenant) = caller(Action::View).await?;
+    Ok(tenant
         .catalog
         .all()
         .map(|p| PipelineCard::from(p.as_ref()))
@@ -95,22 +106,18 @@ pub async fn list_pipelines() -> Result<Vec<PipelineCard>, ServerFnError> {
 
 #[server(prefix = "/fn")]
 pub async fn recent_runs(limit: u32) -> Result<Vec<RunSummary>, ServerFnError> {
-    caller(crate::server::auth::Action::View)?;
+    let (_, tenant) = caller(Action::View).await?;
     let filter = crate::server::store::RunFilter {
         limit: limit.clamp(1, 200),
         ..Default::default()
     };
-    app_state()?
-        .runs
-        .list(&filter)
-        .await
-        .map_err(|e| ServerFnError::new(e.to_string()))
+    tenant.runs.list(&filter).await.map_err(failed)
 }
 
 #[server(prefix = "/fn")]
 pub async fn load_pipeline(id: String) -> Result<Option<PipelineView>, ServerFnError> {
-    caller(crate::server::auth::Action::View)?;
-    Ok(app_state()?.catalog.get(&id).map(|entry| PipelineView {
+    let (_, tenant) = caller(Action::View).await?;
+    Ok(tenant.catalog.get(&id).map(|entry| PipelineView {
         card: PipelineCard::from(entry.pipeline.as_ref()),
         graph: entry.pipeline.graph(),
         layout: Some(Arc::clone(&entry.layout)),
@@ -123,13 +130,18 @@ pub async fn start_run(
     pipeline: String,
     params: Option<BTreeMap<String, String>>,
 ) -> Result<(), ServerFnError> {
-    let caller = caller(crate::server::auth::Action::Operate)?;
-    let state = app_state()?;
+    let (caller, tenant) = caller(Action::Operate).await?;
     let params = params.unwrap_or_default();
-    let (summary, _) =
-        crate::server::commands::start_pipeline_run(&state, &caller, &pipeline, &params, None)
-            .await
-            .map_err(|e| ServerFnError::new(e.to_string()))?;
+    let (summary, _) = crate::server::commands::start_pipeline_run(
+        &app_state()?,
+        &tenant,
+        &caller,
+        &pipeline,
+        &params,
+        None,
+    )
+    .await
+    .map_err(failed)?;
     leptos_axum::redirect(&format!("/runs/{}", summary.id));
     Ok(())
 }
@@ -137,25 +149,18 @@ pub async fn start_run(
 #[server(prefix = "/fn")]
 pub async fn load_run(id: String) -> Result<Option<RunView>, ServerFnError> {
     use crate::server::runs::RunError;
-    caller(crate::server::auth::Action::View)?;
-    let state = app_state()?;
-    let snapshot = match state.runs.snapshot(&id).await {
+    let (_, tenant) = caller(Action::View).await?;
+    let snapshot = match tenant.runs.snapshot(&id).await {
         Ok(snapshot) => snapshot,
         Err(RunError::UnknownRun(_)) => return Ok(None),
-        Err(e) => return Err(ServerFnError::new(e.to_string())),
+        Err(e) => return Err(failed(e)),
     };
-    let record = state
-        .runs
-        .store()
-        .run(&id)
-        .await
-        .map_err(|e| ServerFnError::new(e.to_string()))?;
-    let Some(record) = record else {
+    let Some(record) = tenant.runs.store().run(&id).await.map_err(failed)? else {
         return Ok(None);
     };
     let layout = crate::server::layout::lay_out(record.graph.clone())
         .await
-        .map_err(|e| ServerFnError::new(e.to_string()))?;
+        .map_err(failed)?;
     Ok(Some(RunView {
         graph: record.graph,
         state: snapshot.state,
@@ -172,20 +177,19 @@ pub async fn step_logs(
     after: u64,
     limit: u32,
 ) -> Result<Vec<LogLine>, ServerFnError> {
-    caller(crate::server::auth::Action::View)?;
-    app_state()?
+    let (_, tenant) = caller(Action::View).await?;
+    tenant
         .runs
         .logs_after(&run, &step, after, limit.clamp(1, 5_000))
         .await
-        .map_err(|e| ServerFnError::new(e.to_string()))
+        .map_err(failed)
 }
 
 #[server(prefix = "/fn")]
 pub async fn cancel_run(run: String) -> Result<(), ServerFnError> {
-    let caller = caller(crate::server::auth::Action::Operate)?;
-    let state = app_state()?;
-    crate::server::commands::cancel_run(&state, &caller, &run)
+    let (caller, tenant) = caller(Action::Operate).await?;
+    crate::server::commands::cancel_run(&app_state()?, &tenant, &caller, &run)
         .await
-        .map_err(|e| ServerFnError::new(e.to_string()))?;
+        .map_err(failed)?;
     Ok(())
 }

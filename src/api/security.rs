@@ -17,10 +17,13 @@ impl Viewer {
     pub fn is_admin(&self) -> bool {
         self.role == "admin"
     }
+}
 
-    pub fn may_operate(&self) -> bool {
-        matches!(self.role.as_str(), "admin" | "operator")
-    }
+/// What the page knows about access: who is signed in, and whether sign-in is on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Access {
+    pub viewer: Option<Viewer>,
+    pub sign_in_required: bool,
 }
 
 /// One entry of the audit trail: who did what to what, and when.

@@ -25,6 +25,7 @@ pub use role::{Action, Role};
 use super::error::AppError;
 use super::outbox::CloseReason;
 use super::store::{NewAuditEntry, SessionRecord, Store};
+use super::tenants::check_name;
 use axum::http::{header, HeaderMap};
 use chrono::{DateTime, Utc};
 use claims::{Audience, Claims, Scope};
@@ -305,12 +306,12 @@ impl Auth {
 
     /// The token a step of run `run` reports with (`SIGNALBOX_TOKEN`): a reporter scoped to
     /// its run. Empty when authentication is off (none is needed).
-    pub fn step_token(&self, run: &str, step: &str) -> String {
+    pub fn step_token(&self, tenant: &str, run: &str, step: &str) -> String {
         self.keys.as_ref().map_or_else(String::new, |keys| {
             keys.issue(&Claims::fresh(
                 Audience::Api,
                 &format!("step:{run}/{step}"),
-                DEFAULT_TENANT,
+                tenant,
                 Role::Reporter,
                 STEP_TOKEN_LIFETIME,
                 Scope {
@@ -353,8 +354,7 @@ impl Auth {
     }
 }
 
-/// A principal from verified claims. Tenants other than the default one are refused until
-/// the server partitions its data by tenant.
+/// A principal from verified claims (whose tenant must at least be a valid name).
 fn principal(
     user: String,
     tenant: String,
@@ -362,11 +362,7 @@ fn principal(
     grant: Grant,
     scope: Scope,
 ) -> Result<Principal, AppError> {
-    if tenant != DEFAULT_TENANT {
-        return Err(AppError::Unauthorized(format!(
-            "tenant `{tenant}` is not served by this server"
-        )));
-    }
+    check_name(&tenant).map_err(|e| AppError::Unauthorized(e.to_string()))?;
     Ok(Principal {
         user,
         tenant,
@@ -385,7 +381,7 @@ pub enum SignInError {
     Token(#[from] TokenError),
     #[error("reporter tokens are for programs and cannot sign in")]
     Reporter,
-    #[error("this token's tenant is not served here")]
+    #[error("this token's tenant is not a valid tenant name")]
     Tenant,
     #[error(transparent)]
     Store(#[from] super::store::StoreError),

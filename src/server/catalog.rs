@@ -43,16 +43,28 @@ impl Catalog {
                 Err(mut problems) => errors.append(&mut problems),
             }
         }
+        catalog.add_dir(dir, &mut errors);
+        (catalog, errors)
+    }
+
+    /// Only the directory's files, without the demos (a tenant's own pipelines).
+    pub fn load_own(dir: Option<&Path>) -> (Catalog, Vec<PipelineError>) {
+        let mut catalog = Catalog::default();
+        let mut errors = Vec::new();
+        catalog.add_dir(dir, &mut errors);
+        (catalog, errors)
+    }
+
+    fn add_dir(&mut self, dir: Option<&Path>, errors: &mut Vec<PipelineError>) {
         if let Some(dir) = dir {
             let (files, mut problems) = toml_files(dir);
             errors.append(&mut problems);
             let (pipelines, mut problems) = read_pipelines(&files);
             errors.append(&mut problems);
             for (file, pipeline) in pipelines {
-                catalog.insert(pipeline, file.parent().map(Path::to_path_buf));
+                self.insert(pipeline, file.parent().map(Path::to_path_buf));
             }
         }
-        (catalog, errors)
     }
 
     fn insert(&mut self, pipeline: Pipeline, dir: Option<PathBuf>) {

@@ -3,9 +3,10 @@
 //! audit trail: starting and cancelling are recorded with who did it.
 
 use super::auth::Principal;
-use super::runs::RunError;
+use super::runs::{RunError, Runs};
 use super::state::AppState;
 use super::store::RunRecord;
+use super::tenants::Tenant;
 use crate::domain::{Graph, RunState, RunSummary, Status};
 use chrono::Utc;
 use std::collections::BTreeMap;
@@ -58,12 +59,13 @@ fn new_run_id(prefix: &str) -> String {
 /// Starts a run of a catalog pipeline with the built-in executor.
 pub async fn start_pipeline_run(
     state: &AppState,
+    tenant: &Tenant,
     actor: &Principal,
     pipeline: &str,
     params: &BTreeMap<String, String>,
     id: Option<String>,
 ) -> Result<(RunSummary, bool), CommandError> {
-    let entry = state
+    let entry = tenant
         .catalog
         .get(pipeline)
         .ok_or_else(|| CommandError::UnknownPipeline(pipeline.to_owned()))?;
@@ -100,8 +102,8 @@ pub async fn start_pipeline_run(
     // Creating the run and starting it are one unit that a client hanging up cannot cut in
     // half (a stored run that nobody executes would stay pending forever).
     let (runs, executor, entry) = (
-        Arc::clone(&state.runs),
-        Arc::clone(&state.executor),
+        Arc::clone(&tenant.runs),
+        Arc::clone(&tenant.executor),
         entry.clone(),
     );
     let (auth, actor) = (Arc::clone(&state.auth), actor.clone());
@@ -124,7 +126,7 @@ pub async fn start_pipeline_run(
 
 /// Creates a run whose steps an external producer reports.
 pub async fn create_adhoc_run(
-    state: &AppState,
+    tenant: &Tenant,
     id: Option<String>,
     name: Option<String>,
     graph: Graph,
@@ -155,29 +157,30 @@ pub async fn create_adhoc_run(
         epoch: random_hex(),
         summary: initial.summary(),
     };
-    Ok(state.runs.create(record).await?)
+    Ok(tenant.runs.create(record).await?)
 }
 
 /// Cancels a run: the executor stops its processes; an ad-hoc run is closed directly.
 pub async fn cancel_run(
     state: &AppState,
+    tenant: &Tenant,
     actor: &Principal,
     run: &str,
 ) -> Result<RunSummary, CommandError> {
-    let current = state.runs.snapshot(run).await?.state;
+    let current = tenant.runs.snapshot(run).await?.state;
     if current.status.is_terminal() {
         return Err(CommandError::NotRunning(run.to_owned()));
     }
     state.auth.record(actor, "run.cancel", run, "").await;
-    if state.executor.cancel(run) {
+    if tenant.executor.cancel(run) {
         // The executor reports the cancelled steps and the run's end as it stops.
         return Ok(current.summary());
     }
-    state
+    tenant
         .runs
         .close(run, Status::Cancelled, "cancelled")
         .await?;
-    Ok(state.runs.snapshot(run).await?.state.summary())
+    Ok(tenant.runs.snapshot(run).await?.state.summary())
 }
 
 /// What a run the server stopped in the middle of says about it.
@@ -185,10 +188,10 @@ pub const INTERRUPTED: &str = "interrupted: the server stopped while this run wa
 
 /// After a restart, runs the executor was running have no process any more: record that
 /// truthfully instead of leaving them "running" forever.
-pub async fn fail_interrupted_runs(state: &AppState) -> Result<usize, RunError> {
-    let orphans = state.runs.store().orphaned_runs().await?;
+pub async fn fail_interrupted_runs(runs: &Arc<Runs>) -> Result<usize, RunError> {
+    let orphans = runs.store().orphaned_runs().await?;
     for run in &orphans {
-        state.runs.close(run, Status::Failed, INTERRUPTED).await?;
+        runs.close(run, Status::Failed, INTERRUPTED).await?;
         tracing::warn!(run.id = %run, "marked interrupted run as failed");
     }
     Ok(orphans.len())

@@ -4,6 +4,7 @@
 use super::commands::CommandError;
 use super::runs::RunError;
 use super::store::StoreError;
+use super::tenants::TenantError;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -87,6 +88,15 @@ impl IntoResponse for AppError {
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         AppError::Internal(e.to_string())
+    }
+}
+
+impl From<TenantError> for AppError {
+    fn from(e: TenantError) -> Self {
+        match e {
+            TenantError::BadName(_) => AppError::Unauthorized(e.to_string()),
+            other => AppError::Internal(other.to_string()),
+        }
     }
 }
 

@@ -44,6 +44,8 @@ pub struct Executor {
     stopping: Arc<AtomicBool>,
     /// Mints each step's `SIGNALBOX_TOKEN`.
     auth: Arc<Auth>,
+    /// The tenant whose runs this executor runs (its steps' tokens are for it).
+    tenant: String,
 }
 
 /// Everything a step task needs, shared by the steps of one run.
@@ -55,6 +57,7 @@ struct RunContext {
     cancel: CancellationToken,
     stopping: Arc<AtomicBool>,
     auth: Arc<Auth>,
+    tenant: String,
 }
 
 impl RunContext {
@@ -81,6 +84,7 @@ impl Executor {
         public_url: String,
         owner: String,
         auth: Arc<Auth>,
+        tenant: String,
     ) -> Self {
         Executor {
             runs,
@@ -91,6 +95,7 @@ impl Executor {
             tasks: TaskTracker::new(),
             stopping: Arc::default(),
             auth,
+            tenant,
         }
     }
 
@@ -209,6 +214,7 @@ impl Executor {
             cancel: cancel.clone(),
             stopping: Arc::clone(&self.stopping),
             auth: Arc::clone(&self.auth),
+            tenant: self.tenant.clone(),
         });
 
         let outcome = schedule(&context, pipeline).await;
@@ -330,7 +336,9 @@ async fn run_step(context: &RunContext, step: &Step) -> Status {
     // when authentication is off).
     env.insert(
         "SIGNALBOX_TOKEN".to_owned(),
-        context.auth.step_token(&context.run, &step.id),
+        context
+            .auth
+            .step_token(&context.tenant, &context.run, &step.id),
     );
     let timeout = step.timeout_ms.map(Duration::from_millis);
     let attempts = step.retries + 1;

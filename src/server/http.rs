@@ -55,8 +55,9 @@ async fn list_pipelines(
     Caller(caller): Caller,
 ) -> Result<Json<Vec<PipelineCard>>, AppError> {
     caller.require(Action::View)?;
+    let tenant = state.tenants.get(&caller.tenant).await?;
     Ok(Json(
-        state
+        tenant
             .catalog
             .all()
             .map(|p| PipelineCard::from(p.as_ref()))
@@ -70,7 +71,8 @@ async fn get_pipeline(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
     caller.require(Action::View)?;
-    let entry = state
+    let tenant = state.tenants.get(&caller.tenant).await?;
+    let entry = tenant
         .catalog
         .get(&id)
         .ok_or_else(|| AppError::NotFound(format!("no pipeline `{id}`")))?;
@@ -104,7 +106,8 @@ async fn list_runs(
         status,
         limit: q.limit.unwrap_or(50).clamp(1, 1000),
     };
-    Ok(Json(state.runs.list(&filter).await?).into_response())
+    let tenant = state.tenants.get(&caller.tenant).await?;
+    Ok(Json(tenant.runs.list(&filter).await?).into_response())
 }
 
 /// `POST /runs` body: a pipeline run, or an ad-hoc run reported by a producer.
@@ -139,10 +142,19 @@ async fn create_run(
 ) -> Result<Response, AppError> {
     let request: CreateRun = serde_json::from_slice(&body)
         .map_err(|e| AppError::BadRequest(format!("invalid run request: {e}")))?;
+    let tenant = state.tenants.get(&caller.tenant).await?;
     let (summary, created) = match (request.pipeline, request.steps) {
         (Some(pipeline), None) => {
             caller.require(Action::Operate)?;
-            start_pipeline_run(&state, &caller, &pipeline, &request.params, request.id).await?
+            start_pipeline_run(
+                &state,
+                &tenant,
+                &caller,
+                &pipeline,
+                &request.params,
+                request.id,
+            )
+            .await?
         }
         (None, Some(steps)) => {
             caller.require_ingest(request.id.as_deref().unwrap_or(""), None)?;
@@ -158,7 +170,7 @@ async fn create_run(
                     })
                     .collect(),
             };
-            create_adhoc_run(&state, request.id, request.name, graph).await?
+            create_adhoc_run(&tenant, request.id, request.name, graph).await?
         }
         (Some(_), Some(_)) => {
             return Err(AppError::BadRequest(
@@ -185,7 +197,8 @@ async fn get_run(
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
     caller.require(Action::View)?;
-    let snapshot = state.runs.snapshot(&id).await?;
+    let tenant = state.tenants.get(&caller.tenant).await?;
+    let snapshot = tenant.runs.snapshot(&id).await?;
     let percent = snapshot.state.percent();
     let mut body =
         serde_json::to_value(snapshot.state).map_err(|e| AppError::Internal(e.to_string()))?;
@@ -235,8 +248,9 @@ async fn get_events(
         };
         return stream_run(state, &caller, id, resume).await;
     }
-    let current = state.runs.snapshot(&id).await?;
-    let events = state
+    let tenant = state.tenants.get(&caller.tenant).await?;
+    let current = tenant.runs.snapshot(&id).await?;
+    let events = tenant
         .runs
         .events_since(
             &id,
@@ -256,8 +270,9 @@ async fn post_events(
     Body(body): Body,
 ) -> Result<Response, AppError> {
     caller.require(Action::Ingest)?;
+    let tenant = state.tenants.get(&caller.tenant).await?;
     if !caller.scope.covers(&id, None) {
-        let pipeline = state.runs.snapshot(&id).await?.state.pipeline;
+        let pipeline = tenant.runs.snapshot(&id).await?.state.pipeline;
         caller.require_ingest(&id, pipeline.as_deref())?;
     }
     let items = parse_ingest_body(&body).map_err(AppError::BadRequest)?;
@@ -269,7 +284,7 @@ async fn post_events(
     if let Some(key) = limited {
         state.auth.rates.ingest(key, items.len())?;
     }
-    let seqs = state.runs.ingest(&id, items).await?;
+    let seqs = tenant.runs.ingest(&id, items).await?;
     Ok(Json(json!({ "run": id, "seqs": seqs })).into_response())
 }
 
@@ -286,13 +301,14 @@ async fn get_logs(
     ApiQuery(q): ApiQuery<LogsQuery>,
 ) -> Result<Response, AppError> {
     caller.require(Action::View)?;
-    let current = state.runs.snapshot(&id).await?.state;
+    let tenant = state.tenants.get(&caller.tenant).await?;
+    let current = tenant.runs.snapshot(&id).await?.state;
     if !current.steps.contains_key(&step) {
         return Err(AppError::NotFound(format!(
             "run `{id}` has no step `{step}`"
         )));
     }
-    let lines = state
+    let lines = tenant
         .runs
         .logs_after(
             &id,
@@ -314,5 +330,6 @@ async fn post_cancel(
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
     caller.require(Action::Operate)?;
-    Ok(Json(cancel_run(&state, &caller, &id).await?).into_response())
+    let tenant = state.tenants.get(&caller.tenant).await?;
+    Ok(Json(cancel_run(&state, &tenant, &caller, &id).await?).into_response())
 }

@@ -9,16 +9,13 @@ use super::auth::guard::authenticate;
 use super::auth::secret::SecretError;
 use super::auth::sign_in::{sign_in, sign_out};
 use super::auth::Auth;
-use super::catalog::Catalog;
-use super::commands::fail_interrupted_runs;
 use super::config::{site_options, ConfigError, ServeConfig};
 use super::data_dir::{DataDir, DataDirError};
-use super::executor::{kill_leftovers, Executor};
-use super::hub::Hub;
+use super::executor::kill_leftovers;
 use super::origin::{guard, BadOrigin, OriginPolicy};
-use super::runs::{RunError, Runs};
 use super::state::{AppState, Live};
 use super::store::{Store, StoreError};
+use super::tenants::{TenantError, Tenants, TenantsConfig};
 use crate::ui::{shell, App};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -51,13 +48,13 @@ pub enum ServeError {
     #[error(transparent)]
     Secret(#[from] SecretError),
     #[error(transparent)]
-    Recovery(#[from] RunError),
+    Tenant(#[from] TenantError),
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
 }
 
-/// Builds the whole application state over a locked data directory: store, hub, runs,
-/// executor, catalog; and makes the stored history truthful after whatever ended the last
+/// Builds the whole application state over a locked data directory: store, authentication,
+/// the tenants (each with its runs, hub, executor and pipelines); and makes the stored history truthful after whatever ended the last
 /// server (leftover step processes killed, interrupted runs failed, open epochs renewed).
 pub async fn build_state(
     listener: &TcpListener,
@@ -98,18 +95,17 @@ pub async fn build_state(
              (laptop mode); set --secret or listen elsewhere to require sign-in"
         );
     }
-    let runs = Arc::new(Runs::new(store, Arc::new(Hub::default())));
-    let executor = Arc::new(Executor::new(
-        Arc::clone(&runs),
-        data_dir.path().join("work"),
-        format!("http://{addr}"),
-        owner,
+    let tenants = Tenants::open(
+        TenantsConfig {
+            data_dir: data_dir.path().to_path_buf(),
+            pipelines: config.pipelines.clone(),
+            public_url: format!("http://{addr}"),
+            owner,
+        },
         Arc::clone(&auth),
-    ));
-    let (catalog, problems) = Catalog::load(config.pipelines.as_deref());
-    for problem in &problems {
-        tracing::error!(%problem, "pipeline not loaded");
-    }
+        store,
+    )
+    .await?;
     let origins = OriginPolicy::new(&config.allowed_origins)?;
     if config.allowed_origins.is_empty() && !addr.ip().is_loopback() {
         tracing::warn!(
@@ -120,9 +116,7 @@ pub async fn build_state(
     }
     let state = AppState {
         leptos_options: site_options(addr)?,
-        runs,
-        executor,
-        catalog: Arc::new(catalog),
+        tenants: Arc::new(tenants),
         live: Live {
             limits: Arc::new(config.live.clone()),
             shutdown: CancellationToken::new(),
@@ -131,13 +125,6 @@ pub async fn build_state(
         origins: Arc::new(origins),
         auth,
     };
-    let interrupted = fail_interrupted_runs(&state).await?;
-    if interrupted > 0 {
-        tracing::warn!(
-            count = interrupted,
-            "runs interrupted by the last shutdown were marked failed"
-        );
-    }
     Ok(state)
 }
 
@@ -183,7 +170,7 @@ async fn revalidate_site_files(request: Request, next: Next) -> Response {
 }
 
 async fn ready(State(state): State<AppState>) -> impl IntoResponse {
-    match state.runs.store().ping().await {
+    match state.tenants.default_tenant().runs.store().ping().await {
         Ok(()) => (StatusCode::OK, "ready"),
         Err(error) => {
             tracing::error!(%error, "readiness check failed");
@@ -205,8 +192,7 @@ pub async fn run(
     tracing::info!(%addr, data_dir = %data_dir.path().display(), "signalbox listening");
     println!("Signalbox is running at http://{addr}");
     let live = state.live.clone();
-    let executor = Arc::clone(&state.executor);
-    let runs = Arc::clone(&state.runs);
+    let tenants = Arc::clone(&state.tenants);
     let drain = config.live.drain;
     let stopping = CancellationToken::new();
     // No Nagle delay: live frames and answers are small writes that must leave at once (with
@@ -234,7 +220,8 @@ pub async fn run(
     // live connections, which is what lets the graceful shutdown finish.
     let deadline = tokio::time::Instant::now() + drain;
     stopping.cancel();
-    executor.shutdown(drain / 2).await;
+    let opened = tenants.opened().await;
+    futures::future::join_all(opened.iter().map(|t| t.executor.shutdown(drain / 2))).await;
     live.shutdown.cancel();
     live.tracker.close();
     let drained = tokio::time::timeout_at(deadline, async {
@@ -249,7 +236,9 @@ pub async fn run(
             "connections did not close in time"
         ),
     }
-    runs.store().close().await;
+    for tenant in &opened {
+        tenant.runs.store().close().await;
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -18,6 +18,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::stream::{self, StreamExt};
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How long a browser's `EventSource` waits before reconnecting after the stream ends.
@@ -49,13 +50,14 @@ pub async fn stream_run(
     resume: Resume,
 ) -> Result<Response, AppError> {
     // An unknown run is a 404 before the stream starts, so an EventSource does not retry it.
-    state.runs.snapshot(&run).await?;
+    let tenant = state.tenants.get(&caller.tenant).await?;
+    tenant.runs.snapshot(&run).await?;
     let limits = &state.live.limits;
     let closer = Closer::default();
     // Counted against the user's connections; signing out or revoking ends the stream.
     let admission = state.auth.connections.admit(caller, &closer)?;
     let (outbox, queue) = Outbox::new(limits.queue_frames, limits.write_deadline, closer.clone());
-    let (runs, shutdown) = (state.runs.clone(), state.live.shutdown.clone());
+    let (runs, shutdown) = (Arc::clone(&tenant.runs), state.live.shutdown.clone());
     // The feed ends when the client leaves (the response body, which holds `gone`, drops), is
     // too slow, or the server shuts down (after delivering what was published before); the
     // stream then ends and the client resumes.

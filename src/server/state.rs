@@ -1,11 +1,9 @@
 //! Shared server state, handed to handlers (axum `State`) and server functions (context).
 
 use super::auth::Auth;
-use super::catalog::Catalog;
 use super::config::LiveLimits;
-use super::executor::Executor;
 use super::origin::OriginPolicy;
-use super::runs::Runs;
+use super::tenants::Tenants;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use std::sync::Arc;
@@ -15,9 +13,7 @@ use tokio_util::task::TaskTracker;
 #[derive(Clone, FromRef)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
-    pub runs: Arc<Runs>,
-    pub executor: Arc<Executor>,
-    pub catalog: Arc<Catalog>,
+    pub tenants: Arc<Tenants>,
     pub live: Live,
     pub origins: Arc<OriginPolicy>,
     pub auth: Arc<Auth>,

@@ -49,10 +49,11 @@ pub async fn ws_handler(
     Caller(caller): Caller,
 ) -> Result<Response, AppError> {
     caller.require(Action::View)?;
+    let runs = Arc::clone(&state.tenants.get(&caller.tenant).await?.runs);
     let closer = Closer::default();
     let admission = state.auth.connections.admit(&caller, &closer)?;
     let max = state.live.limits.max_message_bytes;
-    let (runs, live) = (state.runs, state.live);
+    let live = state.live;
     Ok(ws
         .max_message_size(max)
         .max_frame_size(max)

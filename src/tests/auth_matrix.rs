@@ -1,6 +1,6 @@
 //! Every path × every kind of credential: no credentials, expired, not yet valid, wrong
-//! audience or issuer, `alg: none`, tampered signature, another tenant, and each role. Bad
-//! credentials get 401 everywhere (pages send people to the sign-in page); a role gets 403
+//! audience or issuer, `alg: none`, tampered signature, another key, a malformed tenant, and
+//! each role (another tenant's view of the same paths: `tenants.rs`). Bad credentials get 401 everywhere (pages send people to the sign-in page); a role gets 403
 //! exactly where it lacks the permission.
 
 use crate::support::{Socket, TestServer};
@@ -74,9 +74,11 @@ fn bad_credentials() -> Vec<(&'static str, String)> {
         ),
         ("alg none", unsigned),
         ("tampered", tampered),
+        // Another (valid) tenant is not a bad credential: see `tenants.rs`. A name that
+        // cannot be a tenant is.
         (
-            "other tenant",
-            token(Role::Admin, |c| c.tenant = "acme".into()),
+            "bad tenant name",
+            token(Role::Admin, |c| c.tenant = "../default".into()),
         ),
         (
             "other key",

@@ -18,4 +18,5 @@ mod resume;
 mod security;
 mod sessions;
 mod slow;
+mod tenants;
 mod token_logs;

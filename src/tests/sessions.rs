@@ -74,9 +74,14 @@ async fn a_link_signs_in_once_and_signing_out_ends_the_session_and_its_sockets()
     let data = tempfile::tempdir().unwrap();
     let server = secured(data.path()).await;
     // `signalbox token create` beside the running server.
-    let issued = create_offline(data.path(), Some(SECRET.into()), request("ann", "operator"))
-        .await
-        .unwrap();
+    let issued = create_offline(
+        data.path(),
+        Some(SECRET.into()),
+        "default",
+        request("ann", "operator"),
+    )
+    .await
+    .unwrap();
     let link = issued.sign_in_link.clone().expect("people get a link");
     let (status, html) = server.html(&link).await;
     assert_eq!(status, 200);
@@ -151,10 +156,15 @@ async fn a_link_signs_in_once_and_signing_out_ends_the_session_and_its_sockets()
 async fn revoking_a_token_ends_its_sessions_and_everything_is_audited() {
     let data = tempfile::tempdir().unwrap();
     let server = secured(data.path()).await;
-    let admin = create_offline(data.path(), Some(SECRET.into()), request("root", "admin"))
-        .await
-        .unwrap()
-        .token;
+    let admin = create_offline(
+        data.path(),
+        Some(SECRET.into()),
+        "default",
+        request("root", "admin"),
+    )
+    .await
+    .unwrap()
+    .token;
     let issued: Value = server
         .http
         .post(server.url("/api/v1/tokens"))

@@ -1,7 +1,7 @@
 //! The top bar's right end: who is signed in (and their role), sign-out, and the audit trail
 //! for admins; or, with authentication off, a note that this is the laptop's local mode.
 
-use crate::api::functions::current_viewer;
+use crate::api::functions::page_access;
 use leptos::prelude::*;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -17,12 +17,12 @@ pub fn signing_out() -> bool {
 
 #[component]
 pub fn UserMenu() -> impl IntoView {
-    let viewer = Resource::new(|| (), |_| current_viewer());
+    let access = Resource::new(|| (), |_| page_access());
     view! {
         <div class="user-menu">
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
-                    match viewer.await {
+                    match access.await.map(|a| a.viewer) {
                         Ok(Some(v)) if v.local => view! {
                             <a href="/audit">"Audit"</a>
                             <span class="chip" title="No sign-in: the server listens on loopback without a secret">

@@ -51,8 +51,9 @@ impl Connections {
         if principal.grant == Grant::Local {
             return Ok(None);
         }
+        let user = format!("{}/{}", principal.tenant, principal.user);
         let mut registry = self.registry();
-        let held = registry.by_user.get(&principal.user).copied().unwrap_or(0);
+        let held = registry.by_user.get(&user).copied().unwrap_or(0);
         if held >= self.per_user {
             return Err(AppError::TooManyRequests {
                 message: format!(
@@ -64,7 +65,7 @@ impl Connections {
         }
         registry.next_id += 1;
         let id = registry.next_id;
-        *registry.by_user.entry(principal.user.clone()).or_default() += 1;
+        *registry.by_user.entry(user.clone()).or_default() += 1;
         registry
             .by_grant
             .entry(principal.grant.clone())
@@ -73,7 +74,7 @@ impl Connections {
         Ok(Some(Admission {
             connections: Arc::clone(self),
             grant: principal.grant.clone(),
-            user: principal.user.clone(),
+            user,
             id,
         }))
     }

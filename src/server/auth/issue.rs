@@ -4,11 +4,11 @@
 
 use super::claims::{Audience, Claims, Scope};
 use super::keys::TokenKeys;
-use super::principal::DEFAULT_TENANT;
 use super::role::Role;
 use super::secret::{self, SecretError};
 use crate::domain::duration::parse_millis;
 use crate::server::store::{NewAuditEntry, Store, StoreError, TokenRecord};
+use crate::server::tenants::check_name;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -73,14 +73,16 @@ impl TokenRequest {
     }
 }
 
-/// `signalbox token create`: issues a token with the data directory's key (or `secret`) and
-/// records it in the data directory's database, beside a running server or not.
+/// `signalbox token create`: issues a token for `tenant` with the data directory's key (or
+/// `secret`) and records it in the data directory's database, beside a running server or not.
 pub async fn create_offline(
     data_dir: &Path,
     secret: Option<String>,
+    tenant: &str,
     request: TokenRequest,
 ) -> Result<IssuedToken, IssueError> {
-    let request = request.check(DEFAULT_TENANT)?;
+    check_name(tenant).map_err(|e| IssueError::Invalid(format!("`tenant`: {e}")))?;
+    let request = request.check(tenant)?;
     std::fs::create_dir_all(data_dir).map_err(|source| SecretError::Io {
         path: data_dir.to_path_buf(),
         source,

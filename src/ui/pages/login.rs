@@ -1,7 +1,7 @@
 //! The sign-in page: paste a token, or open a one-time link (`/login?link=…`), and post it to
 //! `/auth/login`, which sets the session cookie. A plain form: it works before the script loads.
 
-use crate::api::functions::sign_in_required;
+use crate::api::functions::page_access;
 use leptos::prelude::*;
 use leptos_meta::Meta;
 use leptos_router::hooks::use_query_map;
@@ -31,7 +31,7 @@ pub fn LoginPage() -> impl IntoView {
     let next = get("next").unwrap_or_else(|| "/".to_owned());
     let error = get("error");
     let signed_out = get("signed_out").is_some();
-    let required = Resource::new(|| (), |_| sign_in_required());
+    let access = Resource::new(|| (), |_| page_access());
     view! {
         // The link's token must not travel on to other sites in a Referer header.
         <Meta name="referrer" content="no-referrer"/>
@@ -41,7 +41,7 @@ pub fn LoginPage() -> impl IntoView {
                 {move || {
                     let (link, next, error) = (link.clone(), next.clone(), error.clone());
                     Suspend::new(async move {
-                        if let Ok(false) = required.await {
+                        if access.await.is_ok_and(|a| !a.sign_in_required) {
                             return view! {
                                 <p class="login-note">
                                     "Sign-in is off: this server listens on loopback without a secret (laptop mode). "
