@@ -19,6 +19,7 @@ pub mod ingest;
 pub mod layout;
 pub mod origin;
 pub mod outbox;
+pub mod request_log;
 pub mod runs;
 pub mod serve;
 pub mod sse;

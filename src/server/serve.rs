@@ -13,6 +13,7 @@ use super::config::{site_options, ConfigError, ServeConfig};
 use super::data_dir::{DataDir, DataDirError};
 use super::executor::kill_leftovers;
 use super::origin::{guard, BadOrigin, OriginPolicy};
+use super::request_log::request_span;
 use super::state::{AppState, Live};
 use super::store::{Store, StoreError};
 use super::tenants::{TenantError, Tenants, TenantsConfig};
@@ -33,7 +34,9 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower_http::compression::CompressionLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::services::ServeDir;
+use tower_http::trace::TraceLayer;
 
 #[derive(Debug, Error)]
 pub enum ServeError {
@@ -129,7 +132,7 @@ pub async fn build_state(
 }
 
 /// The router: health endpoints, the HTTP API, the pages and server functions, static files,
-/// all behind the cross-site guard; responses compressed (brotli or gzip, as the client
+/// all traced with a request id and behind the cross-site and authentication guards; responses compressed (brotli or gzip, as the client
 /// accepts; never event streams) and site files revalidated on every use.
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
@@ -153,6 +156,10 @@ pub fn router(state: AppState) -> Router {
         .layer(CompressionLayer::new())
         .layer(axum::middleware::from_fn_with_state(auth, authenticate))
         .layer(axum::middleware::from_fn_with_state(origins, guard))
+        // Outermost: every request, refused ones too, is traced under its id.
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
 }
 
 /// The site's files (`/pkg`: wasm, JavaScript, CSS) keep their names from build to build, so

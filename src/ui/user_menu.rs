@@ -26,13 +26,13 @@ pub fn UserMenu() -> impl IntoView {
                         Ok(Some(v)) if v.local => view! {
                             <a href="/audit">"Audit"</a>
                             <span class="chip" title="No sign-in: the server listens on loopback without a secret">
-                                "Local mode · no sign-in"
+                                "Local mode"<span class="chip-detail">" · no sign-in"</span>
                             </span>
                         }.into_any(),
                         Ok(Some(v)) => view! {
                             {v.is_admin().then(|| view! { <a href="/audit">"Audit"</a> })}
                             <span class="chip user" title=format!("tenant {}", v.tenant)>
-                                {v.user}<span class="muted">{format!(" · {}", v.role)}</span>
+                                {v.user}<span class="muted chip-detail">{format!(" · {}", v.role)}</span>
                             </span>
                             <form method="post" action="/auth/logout" class="sign-out"
                                 on:submit=|_| SIGNING_OUT.store(true, Ordering::Relaxed)>

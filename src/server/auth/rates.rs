@@ -7,12 +7,18 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 pub struct RateLimits {
     sign_in: DefaultKeyedRateLimiter<IpAddr>,
     ingest: DefaultKeyedRateLimiter<String>,
     clock: DefaultClock,
+    /// Checks made; every [`FORGET_EVERY`] the limiters forget keys at full allowance, so
+    /// addresses and tokens seen once do not stay in memory.
+    checks: AtomicU64,
 }
+
+const FORGET_EVERY: u64 = 4096;
 
 fn at_least_one(n: u32) -> NonZeroU32 {
     NonZeroU32::new(n.max(1)).expect("at least one")
@@ -30,11 +36,20 @@ impl RateLimits {
                 ingest_per_second,
             ))),
             clock: DefaultClock::default(),
+            checks: AtomicU64::new(0),
+        }
+    }
+
+    fn count_check(&self) {
+        if self.checks.fetch_add(1, Ordering::Relaxed) % FORGET_EVERY == FORGET_EVERY - 1 {
+            self.sign_in.retain_recent();
+            self.ingest.retain_recent();
         }
     }
 
     /// One sign-in attempt from `address`.
     pub fn sign_in(&self, address: IpAddr) -> Result<(), AppError> {
+        self.count_check();
         self.sign_in
             .check_key(&address)
             .map_err(|not_until| AppError::TooManyRequests {
@@ -45,6 +60,7 @@ impl RateLimits {
 
     /// `events` events ingested by the token `key`.
     pub fn ingest(&self, key: &str, events: usize) -> Result<(), AppError> {
+        self.count_check();
         let n = at_least_one(u32::try_from(events).unwrap_or(u32::MAX));
         match self.ingest.check_key_n(&key.to_owned(), n) {
             Ok(Ok(())) => Ok(()),

@@ -146,6 +146,11 @@ impl Store {
         session: &SessionRecord,
     ) -> Result<(), StoreError> {
         let _write = self.write.lock().await;
+        // Ended sessions are forgotten as new ones begin.
+        sqlx::query("DELETE FROM sessions WHERE expires_at < ?")
+            .bind(stamp(Utc::now()))
+            .execute(&self.pool)
+            .await?;
         sqlx::query(
             "INSERT INTO sessions (id_hash, user, tenant, role, source, created_at, expires_at)
              VALUES (?, ?, ?, ?, ?, ?, ?)",
