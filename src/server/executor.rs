@@ -324,6 +324,23 @@ async fn run_step(context: &RunContext, step: &Step) -> Status {
     let Some(script) = &step.run else {
         return wait_for_producer(context, step).await;
     };
+    // A reporter token scoped to this run, for nested programs to report with as a bearer
+    // token (empty when authentication is off); it lives as long as the step may and is
+    // revoked as soon as the step ends.
+    let attempts = step.retries + 1;
+    let longest = step
+        .timeout_ms
+        .map(|ms| Duration::from_millis(ms) * attempts);
+    let token = context
+        .auth
+        .step_token(&context.tenant, &context.run, &step.id, longest);
+    let status = run_script(context, step, script, &token.token).await;
+    context.auth.end_step_token(&token);
+    status
+}
+
+/// The attempts of a step with a command.
+async fn run_script(context: &RunContext, step: &Step, script: &str, token: &str) -> Status {
     let mut reporter = Reporter::new(Arc::clone(&context.runs), &context.run, &step.id);
     reporter
         .event(EventKind::StepStarted {
@@ -332,14 +349,7 @@ async fn run_step(context: &RunContext, step: &Step) -> Status {
         .await;
     let mut env = context.env.clone();
     env.insert("SIGNALBOX_STEP".to_owned(), step.id.clone());
-    // A reporter token scoped to this run, sent by nested programs as a bearer token (empty
-    // when authentication is off).
-    env.insert(
-        "SIGNALBOX_TOKEN".to_owned(),
-        context
-            .auth
-            .step_token(&context.tenant, &context.run, &step.id),
-    );
+    env.insert("SIGNALBOX_TOKEN".to_owned(), token.to_owned());
     let timeout = step.timeout_ms.map(Duration::from_millis);
     let attempts = step.retries + 1;
     let mut attempt = 1;

@@ -279,7 +279,7 @@ async fn post_events(
     let limited = match &caller.grant {
         Grant::Local => None,
         Grant::Token(jti) => Some(jti.as_str()),
-        Grant::Session(_) => Some(caller.user.as_str()),
+        Grant::Session(id_hash) => Some(id_hash.as_str()),
     };
     if let Some(key) = limited {
         state.auth.rates.ingest(key, items.len())?;

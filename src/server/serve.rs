@@ -6,9 +6,8 @@
 //! 1012 so clients reconnect with backoff, and waits a bounded time for all of it.
 
 use super::auth::guard::authenticate;
-use super::auth::secret::SecretError;
 use super::auth::sign_in::{sign_in, sign_out};
-use super::auth::Auth;
+use super::auth::{Auth, AuthSetupError};
 use super::config::{site_options, ConfigError, ServeConfig};
 use super::data_dir::{DataDir, DataDirError};
 use super::executor::kill_leftovers;
@@ -49,7 +48,7 @@ pub enum ServeError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
-    Secret(#[from] SecretError),
+    Auth(#[from] AuthSetupError),
     #[error(transparent)]
     Tenant(#[from] TenantError),
     #[error("server error: {0}")]

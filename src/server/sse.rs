@@ -56,6 +56,7 @@ pub async fn stream_run(
     let closer = Closer::default();
     // Counted against the user's connections; signing out or revoking ends the stream.
     let admission = state.auth.connections.admit(caller, &closer)?;
+    state.auth.still_valid(caller).await?;
     let (outbox, queue) = Outbox::new(limits.queue_frames, limits.write_deadline, closer.clone());
     let (runs, shutdown) = (Arc::clone(&tenant.runs), state.live.shutdown.clone());
     // The feed ends when the client leaves (the response body, which holds `gone`, drops), is

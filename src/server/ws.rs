@@ -52,6 +52,7 @@ pub async fn ws_handler(
     let runs = Arc::clone(&state.tenants.get(&caller.tenant).await?.runs);
     let closer = Closer::default();
     let admission = state.auth.connections.admit(&caller, &closer)?;
+    state.auth.still_valid(&caller).await?;
     let max = state.live.limits.max_message_bytes;
     let live = state.live;
     Ok(ws

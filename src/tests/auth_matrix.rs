@@ -6,7 +6,7 @@
 use crate::support::{Socket, TestServer};
 use base64::Engine;
 use serde_json::{json, Value};
-use signalbox::api::functions::{AuditEntries, RecentRuns};
+use signalbox::api::functions::{AuditEntries, CancelRun, RecentRuns};
 use signalbox::server::auth::claims::{Audience, Claims, Scope};
 use signalbox::server::auth::keys::TokenKeys;
 use signalbox::server::auth::Role;
@@ -146,6 +146,18 @@ fn calls(run: &str) -> Vec<Call> {
             "ingest",
         ),
         call("GET", "/api/v1/tokens".into(), None, "administer"),
+        call(
+            "POST",
+            "/api/v1/tokens".into(),
+            Some(json!({"user": "new-user", "role": "viewer", "ttl": "1h"})),
+            "administer",
+        ),
+        call(
+            "DELETE",
+            "/api/v1/tokens/no-such-token".into(),
+            None,
+            "administer",
+        ),
         call("GET", "/api/v1/audit".into(), None, "administer"),
         // Server functions take forms.
         call(
@@ -153,6 +165,12 @@ fn calls(run: &str) -> Vec<Call> {
             fn_path::<RecentRuns>(),
             Some(json!("limit=5")),
             "view",
+        ),
+        call(
+            "POST",
+            fn_path::<CancelRun>(),
+            Some(json!(format!("run={run}"))),
+            "operate",
         ),
         call(
             "POST",
@@ -182,6 +200,7 @@ async fn send(server: &TestServer, call: &Call, bearer: Option<&str>) -> (u16, S
     let url = server.url(&call.path);
     let mut request = match call.method {
         "GET" => server.http.get(url),
+        "DELETE" => server.http.delete(url),
         _ => server.http.post(url),
     };
     match &call.body {
@@ -222,6 +241,32 @@ async fn every_path_refuses_bad_credentials_and_checks_the_role() {
     .await;
     assert_eq!(status, 201, "{body}");
 
+    // A revoked token is one more bad credential.
+    let issued: Value = server
+        .http
+        .post(server.url("/api/v1/tokens"))
+        .bearer_auth(&admin)
+        .json(&json!({"user": "gone", "role": "admin", "ttl": "1h"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let revoked = server
+        .http
+        .delete(server.url(&format!(
+            "/api/v1/tokens/{}",
+            issued["jti"].as_str().unwrap()
+        )))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 200);
+    let mut bad = bad_credentials();
+    bad.push(("revoked", issued["token"].as_str().unwrap().to_owned()));
+
     for call in calls("m1") {
         let (status, body) = send(&server, &call, None).await;
         assert_eq!(
@@ -230,8 +275,8 @@ async fn every_path_refuses_bad_credentials_and_checks_the_role() {
             call.method, call.path
         );
         assert!(!body.contains("m1\""), "nothing of the run leaks: {body}");
-        for (kind, credential) in bad_credentials() {
-            let (status, body) = send(&server, &call, Some(&credential)).await;
+        for (kind, credential) in &bad {
+            let (status, body) = send(&server, &call, Some(credential)).await;
             assert_eq!(
                 status, 401,
                 "{kind}: {} {} -> {body}",
@@ -240,7 +285,8 @@ async fn every_path_refuses_bad_credentials_and_checks_the_role() {
         }
         for role in Role::ALL {
             let (status, body) = send(&server, &call, Some(&token(role, |_| {}))).await;
-            if allows(role, call.needs) && call.path.starts_with("/fn/") {
+            if allows(role, call.needs) && call.path.starts_with("/fn/") && call.needs != "operate"
+            {
                 assert_eq!(status, 200, "{role}: {} -> {body}", call.path);
             } else if allows(role, call.needs) {
                 assert!(
@@ -267,7 +313,7 @@ async fn every_path_refuses_bad_credentials_and_checks_the_role() {
             .err(),
         Some(401)
     );
-    for (kind, credential) in bad_credentials() {
+    for (kind, credential) in &bad {
         let refused = Socket::connect_with(
             server.addr,
             ("authorization", &format!("Bearer {credential}")),
@@ -316,6 +362,14 @@ async fn every_path_refuses_bad_credentials_and_checks_the_role() {
         let body = response.text().await.unwrap();
         assert!(!body.contains("m1"), "{page} leaks nothing");
     }
+    let reporter_page = server
+        .http
+        .get(server.url("/"))
+        .bearer_auth(token(Role::Reporter, |_| {}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reporter_page.status(), 403, "reporters see no pages");
     let (status, html) = server.html("/login").await;
     assert_eq!(status, 200);
     assert!(html.contains("action=\"/auth/login\""), "{html}");

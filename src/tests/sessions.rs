@@ -95,6 +95,17 @@ async fn a_link_signs_in_once_and_signing_out_ends_the_session_and_its_sockets()
     for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age="] {
         assert!(cookie.contains(attribute), "{cookie}");
     }
+    let max_age: i64 = cookie
+        .split("Max-Age=")
+        .nth(1)
+        .and_then(|rest| rest.split(';').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (3500..=3600).contains(&max_age),
+        "a link's session ends with its one-hour token, not in 7 days: {max_age}"
+    );
     assert!(!cookie.contains("Secure"), "plain http on loopback");
     let (status, location, again) = sign_in(&server, link_token).await;
     assert_eq!(status, 303);
@@ -297,7 +308,10 @@ async fn revoking_a_token_ends_its_sessions_and_everything_is_audited() {
     assert!(has("bob", "run.start", &run), "{entries:?}");
     assert!(has("bob", "run.cancel", &run), "{entries:?}");
     assert!(has("root", "token.revoke", &jti), "{entries:?}");
-    assert!(has("unknown", "sign_in.failed", ""), "{entries:?}");
+    assert!(
+        has("bob", "sign_in.failed", ""),
+        "a refused sign-in with a verified token is audited in its tenant: {entries:?}"
+    );
     let only_runs: Value = server
         .http
         .get(server.url("/api/v1/audit?action=run&actor=bob"))
@@ -505,5 +519,28 @@ run = "printf '%s' \"$SIGNALBOX_TOKEN\" > \"$SIGNALBOX_RUN.token\"; sleep 30"
         .await
         .unwrap();
     assert_eq!(cancel.status(), 200);
+    // Until the run has ended (`wait_finished` asks without credentials).
+    for _ in 0..200 {
+        let state: Value = server
+            .http
+            .get(server.url(&format!("/api/v1/runs/{run}")))
+            .bearer_auth(&operator)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if state["status"] == "cancelled" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let after = report(&run).await.unwrap();
+    assert_eq!(
+        after.status(),
+        401,
+        "a step's token is revoked when the step ends"
+    );
     server.stop().await;
 }

@@ -6,10 +6,16 @@
 use crate::auth_matrix::{token, SECRET};
 use crate::support::{pipelines, Socket, TestServer};
 use serde_json::{json, Value};
+use signalbox::api::functions::{CancelRun, LoadRun, RecentRuns, StepLogs};
 use signalbox::api::ServerFrame;
 use signalbox::server::auth::Role;
 
 const SECRET_TEXT: &str = "ACME-CONFIDENTIAL";
+
+/// A server function's URL.
+fn fn_path<F: leptos::server_fn::ServerFn>() -> String {
+    F::PATH.to_owned()
+}
 
 struct Caller<'a> {
     server: &'a TestServer,
@@ -86,6 +92,13 @@ async fn another_tenants_data_is_unreachable_on_every_path() {
     topic
         .send(json!({"op": "subscribe", "topic": "runs"}))
         .await;
+    loop {
+        match topic.next().await {
+            ServerFrame::Subscribed { .. } => break,
+            ServerFrame::Runs { runs } => assert!(runs.iter().all(|r| r.id == "ci-1")),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
 
     let (status, _) = acme
         .send(
@@ -132,6 +145,31 @@ async fn another_tenants_data_is_unreachable_on_every_path() {
             "{path}: {body}"
         );
     }
+    // Server functions, as the pages call them (forms).
+    for (path, form) in [
+        (fn_path::<LoadRun>(), "id=acme-only"),
+        (
+            fn_path::<StepLogs>(),
+            "run=acme-only&step=vault&after=0&limit=100",
+        ),
+        (fn_path::<CancelRun>(), "run=acme-only"),
+        (fn_path::<RecentRuns>(), "limit=50"),
+    ] {
+        let response = server
+            .http
+            .post(server.url(&path))
+            .bearer_auth(&home.token)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form)
+            .send()
+            .await
+            .unwrap();
+        let body = response.text().await.unwrap();
+        assert!(
+            !body.contains(SECRET_TEXT) && !body.contains("acme-only\""),
+            "{path} leaks: {body}"
+        );
+    }
     let sse = server
         .http
         .get(server.url("/api/v1/runs/acme-only/events"))
@@ -176,7 +214,9 @@ async fn another_tenants_data_is_unreachable_on_every_path() {
                 );
                 break;
             }
-            ServerFrame::Subscribed { .. } | ServerFrame::Runs { .. } => continue,
+            ServerFrame::Runs { runs } => {
+                assert!(runs.iter().all(|r| r.id != "acme-only"), "{runs:?}")
+            }
             other => panic!("unexpected {other:?}"),
         }
     }

@@ -1,5 +1,6 @@
-//! The live connections of signed-in callers: counted per user (a limit), and found by what
-//! authenticated them, so that signing out or revoking a token closes them at once.
+//! The live connections of signed-in callers: counted per user (a limit), found by what
+//! authenticated them, so that signing out or revoking a token closes them at once, and
+//! closed when that token or session expires.
 //! Connections of the laptop's owner (authentication off) are not tracked.
 
 use super::principal::{Grant, Principal};
@@ -27,6 +28,8 @@ pub struct Admission {
     grant: Grant,
     user: String,
     id: u64,
+    /// Closes the connection when its grant expires.
+    expiry: Option<tokio::task::AbortHandle>,
 }
 
 impl Connections {
@@ -71,11 +74,21 @@ impl Connections {
             .entry(principal.grant.clone())
             .or_default()
             .push((id, closer.clone()));
+        let expiry = principal.expires.map(|at| {
+            let left = u64::try_from(at - chrono::Utc::now().timestamp()).unwrap_or(0);
+            let closer = closer.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(std::time::Duration::from_secs(left)).await;
+                closer.close(CloseReason::SIGNED_OUT);
+            })
+            .abort_handle()
+        });
         Ok(Some(Admission {
             connections: Arc::clone(self),
             grant: principal.grant.clone(),
             user,
             id,
+            expiry,
         }))
     }
 
@@ -96,6 +109,9 @@ impl Connections {
 
 impl Drop for Admission {
     fn drop(&mut self) {
+        if let Some(expiry) = &self.expiry {
+            expiry.abort();
+        }
         let mut registry = self.connections.registry();
         if let Some(list) = registry.by_grant.get_mut(&self.grant) {
             list.retain(|(id, _)| *id != self.id);
@@ -125,6 +141,7 @@ mod tests {
             role: Role::Viewer,
             grant,
             scope: Scope::default(),
+            expires: None,
         }
     }
 

@@ -78,7 +78,7 @@ pub async fn authenticate(
             AppError::Unauthorized("sign in or send `Authorization: Bearer <token>`".into())
                 .into_response()
         }
-        Err(refusal) => {
+        Err(refusal @ AppError::Unauthorized(_)) => {
             let mut response = if page {
                 Redirect::to(&sign_in_redirect(
                     request.uri().path_and_query().map_or("/", |p| p.as_str()),
@@ -92,6 +92,8 @@ pub async fn authenticate(
                 .append(header::SET_COOKIE, clear_session_cookie());
             response
         }
+        // The database failed, say: the session may be fine, so it is kept.
+        Err(failure) => failure.into_response(),
     }
 }
 

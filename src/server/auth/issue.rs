@@ -55,6 +55,12 @@ impl TokenRequest {
         let lifetime = parse_millis(&self.ttl)
             .map(Duration::from_millis)
             .map_err(|e| IssueError::Invalid(format!("`ttl`: {e}")))?;
+        if lifetime > MAX_LIFETIME {
+            return Err(IssueError::Invalid(format!(
+                "`ttl`: `{}` is longer than the longest lifetime, 730d",
+                self.ttl
+            )));
+        }
         if role != Role::Reporter && !(self.runs.is_empty() && self.pipelines.is_empty()) {
             return Err(IssueError::Invalid(
                 "`runs` and `pipelines` scope reporter tokens only".into(),
@@ -96,6 +102,9 @@ pub async fn create_offline(
     store.close().await;
     Ok(issued?)
 }
+
+/// The longest a token may live (two years): a token for ever cannot be forgotten.
+const MAX_LIFETIME: Duration = Duration::from_secs(730 * 24 * 3600);
 
 /// How long a one-time sign-in link works.
 pub const SIGN_IN_LINK_LIFETIME: Duration = Duration::from_secs(15 * 60);

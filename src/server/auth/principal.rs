@@ -26,6 +26,8 @@ pub struct Principal {
     pub grant: Grant,
     /// For reporters: the runs they may report on.
     pub scope: Scope,
+    /// When the token or session ends (seconds since the epoch); live connections close then.
+    pub expires: Option<i64>,
 }
 
 /// The one tenant of a server without tenants configured, and of the laptop.
@@ -40,6 +42,7 @@ impl Principal {
             role: Role::Admin,
             grant: Grant::Local,
             scope: Scope::default(),
+            expires: None,
         }
     }
 

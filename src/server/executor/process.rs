@@ -62,6 +62,9 @@ pub async fn run_attempt(launch: Launch<'_>, reporter: &mut Reporter) -> Attempt
         .arg("signalbox-step")
         .arg(launch.script)
         .current_dir(launch.cwd)
+        // The server's signing secret must not reach steps (a step printing its environment
+        // would put it in a log every viewer reads); steps report with their own token.
+        .env_remove("SIGNALBOX_SECRET")
         .envs(launch.env)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

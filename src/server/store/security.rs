@@ -99,28 +99,29 @@ impl Store {
             .collect()
     }
 
-    /// Marks a tenant's token revoked and ends the sessions opened with it. Returns the ended
-    /// sessions' hashes, or `None` when the tenant has no such token.
+    /// Marks a tenant's token revoked and ends the sessions opened with it. Returns the
+    /// token's expiry and the ended sessions' hashes, or `None` when the tenant has no such
+    /// token.
     pub async fn revoke_token(
         &self,
         tenant: &str,
         jti: &str,
-    ) -> Result<Option<Vec<String>>, StoreError> {
+    ) -> Result<Option<(DateTime<Utc>, Vec<String>)>, StoreError> {
         let _write = self.write.lock().await;
         let mut tx = self.pool.begin().await?;
         let found = sqlx::query(
-            "UPDATE tokens SET revoked_at = coalesce(revoked_at, ?) WHERE jti = ? AND tenant = ?",
+            "UPDATE tokens SET revoked_at = coalesce(revoked_at, ?) WHERE jti = ? AND tenant = ?
+             RETURNING expires_at",
         )
         .bind(stamp(Utc::now()))
         .bind(jti)
         .bind(tenant)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
-        if !found {
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = found else {
             return Ok(None);
-        }
+        };
+        let expires = time(row.get(0))?;
         let ended = sqlx::query("DELETE FROM sessions WHERE source = ? RETURNING id_hash")
             .bind(jti)
             .fetch_all(&mut *tx)
@@ -129,15 +130,29 @@ impl Store {
             .map(|r| r.get(0))
             .collect();
         tx.commit().await?;
-        Ok(Some(ended))
+        Ok(Some((expires, ended)))
     }
 
-    /// Ids of every revoked token.
-    pub async fn revoked_tokens(&self) -> Result<Vec<String>, StoreError> {
-        let rows = sqlx::query("SELECT jti FROM tokens WHERE revoked_at IS NOT NULL")
-            .fetch_all(&self.pool)
+    /// Every revoked token that has not expired yet, with its expiry.
+    pub async fn revoked_tokens(&self) -> Result<Vec<(String, DateTime<Utc>)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT jti, expires_at FROM tokens WHERE revoked_at IS NOT NULL AND expires_at > ?",
+        )
+        .bind(stamp(Utc::now()))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.get(0), time(r.get(1))?)))
+            .collect()
+    }
+
+    /// When a recorded token expires.
+    pub async fn token_expiry(&self, jti: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let row = sqlx::query("SELECT expires_at FROM tokens WHERE jti = ?")
+            .bind(jti)
+            .fetch_optional(&self.pool)
             .await?;
-        Ok(rows.iter().map(|r| r.get(0)).collect())
+        row.map(|r| time(r.get(0))).transpose()
     }
 
     pub async fn insert_session(
