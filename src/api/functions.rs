@@ -83,7 +83,7 @@ pub async fn page_access() -> Result<Access, ServerFnError> {
 pub async fn audit_entries(filter: AuditFilter) -> Result<Vec<AuditEntry>, ServerFnError> {
     let (caller, _) = caller(Action::Administer).await?;
     let filter = AuditFilter {
-        limit: filter.limit.clamp(1, 500),
+        limit: filter.limit.clamp(1, 1000),
         ..filter
     };
     app_state()?

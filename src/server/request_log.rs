@@ -1,7 +1,7 @@
-//! Request tracing (see `serve::router`): every request gets an id (`x-request-id`, kept if the client or a proxy
-//! sent one, echoed in the response) and a span with its method, path and query string, whose
-//! values are redacted unless known to be harmless: a query value may be a token (a sign-in
-//! link carries one; careless clients put bearer tokens there).
+//! Request tracing (see `serve::router`): every request gets an id (`x-request-id`, kept if
+//! the client or a proxy sent one, echoed in the response) and a span with its method, path
+//! and query string, whose values are redacted unless known to be harmless: a query value may
+//! be a token (a sign-in link carries one; careless clients put bearer tokens there).
 
 use axum::extract::Request;
 use tracing::Span;

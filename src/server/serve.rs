@@ -56,8 +56,9 @@ pub enum ServeError {
 }
 
 /// Builds the whole application state over a locked data directory: store, authentication,
-/// the tenants (each with its runs, hub, executor and pipelines); and makes the stored history truthful after whatever ended the last
-/// server (leftover step processes killed, interrupted runs failed, open epochs renewed).
+/// the tenants (each with its runs, hub, executor and pipelines); and makes the stored history
+/// truthful after whatever ended the last server (leftover step processes killed, interrupted
+/// runs failed, open epochs renewed).
 pub async fn build_state(
     listener: &TcpListener,
     config: &ServeConfig,
@@ -131,8 +132,9 @@ pub async fn build_state(
 }
 
 /// The router: health endpoints, the HTTP API, the pages and server functions, static files,
-/// all traced with a request id and behind the cross-site and authentication guards; responses compressed (brotli or gzip, as the client
-/// accepts; never event streams) and site files revalidated on every use.
+/// all traced with a request id and behind the cross-site and authentication guards;
+/// responses compressed (brotli or gzip, as the client accepts; never event streams) and site
+/// files revalidated on every use.
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
@@ -226,7 +228,7 @@ pub async fn run(
     // live connections, which is what lets the graceful shutdown finish.
     let deadline = tokio::time::Instant::now() + drain;
     stopping.cancel();
-    let opened = tenants.opened().await;
+    let opened = tenants.opened();
     futures::future::join_all(opened.iter().map(|t| t.executor.shutdown(drain / 2))).await;
     live.shutdown.cancel();
     live.tracker.close();

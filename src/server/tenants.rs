@@ -15,8 +15,9 @@ use super::store::{Store, StoreError};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::Mutex;
 use thiserror::Error;
-use tokio::sync::Mutex;
+use tokio::sync::OnceCell;
 
 #[derive(Debug, Error)]
 pub enum TenantError {
@@ -72,7 +73,9 @@ pub struct Tenants {
     config: TenantsConfig,
     auth: Arc<Auth>,
     default: Arc<Tenant>,
-    others: Mutex<HashMap<String, Arc<Tenant>>>,
+    /// Each tenant opens once, however many of its callers arrive together, and without
+    /// holding up other tenants.
+    others: Mutex<HashMap<String, Arc<OnceCell<Arc<Tenant>>>>>,
 }
 
 impl Tenants {
@@ -108,15 +111,26 @@ impl Tenants {
             return Ok(Arc::clone(&self.default));
         }
         check_name(name)?;
-        let mut others = self.others.lock().await;
-        if let Some(tenant) = others.get(name) {
-            return Ok(Arc::clone(tenant));
-        }
+        let cell = Arc::clone(
+            self.others
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(name.to_owned())
+                .or_default(),
+        );
+        cell.get_or_try_init(|| self.open_tenant(name))
+            .await
+            .cloned()
+    }
+
+    async fn open_tenant(&self, name: &str) -> Result<Arc<Tenant>, TenantError> {
         let dir = self.config.data_dir.join("tenants").join(name);
-        std::fs::create_dir_all(&dir).map_err(|source| TenantError::Io {
-            tenant: name.to_owned(),
-            source,
-        })?;
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .map_err(|source| TenantError::Io {
+                tenant: name.to_owned(),
+                source,
+            })?;
         let store = Arc::new(Store::open(&dir.join("signalbox.db")).await?);
         store.renew_open_epochs().await?;
         let pipelines = self
@@ -139,15 +153,14 @@ impl Tenants {
         );
         recover(&tenant).await?;
         tracing::info!(tenant = name, "tenant opened");
-        let tenant = Arc::new(tenant);
-        others.insert(name.to_owned(), Arc::clone(&tenant));
-        Ok(tenant)
+        Ok(Arc::new(tenant))
     }
 
     /// Every tenant opened so far (for shutdown).
-    pub async fn opened(&self) -> Vec<Arc<Tenant>> {
+    pub fn opened(&self) -> Vec<Arc<Tenant>> {
         let mut all = vec![Arc::clone(&self.default)];
-        all.extend(self.others.lock().await.values().cloned());
+        let others = self.others.lock().unwrap_or_else(|e| e.into_inner());
+        all.extend(others.values().filter_map(|cell| cell.get().cloned()));
         all
     }
 }
