@@ -6,6 +6,8 @@
 //! - [`ui`]: Leptos components, rendered on the server and hydrated in the browser.
 //! - [`server`] (feature `ssr`): store, hub, executor, HTTP API, WebSocket, serving.
 //! - [`bench`] (feature `ssr`): the load generator behind `signalbox bench`.
+//! - [`reporter`] (feature `reporter`, part of `ssr`): progress reports from any Rust program,
+//!   non-blocking, batched and retried; also `signalbox report`.
 //!
 //! The browser entry point is [`hydrate`]; the server's is `main.rs`.
 #![recursion_limit = "256"]
@@ -14,6 +16,8 @@ pub mod api;
 #[cfg(feature = "ssr")]
 pub mod bench;
 pub mod domain;
+#[cfg(feature = "reporter")]
+pub mod reporter;
 #[cfg(feature = "ssr")]
 pub mod server;
 pub mod ui;

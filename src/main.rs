@@ -1,5 +1,6 @@
 //! The `signalbox` binary: `serve` runs the server, `validate` checks pipeline files, `bench`
-//! measures a server under load, `token create` issues API tokens and sign-in links.
+//! measures a server under load, `token create` issues API tokens and sign-in links, `report`
+//! reports a step's progress.
 
 #[cfg(feature = "ssr")]
 mod cli {
@@ -52,6 +53,9 @@ mod cli {
             #[arg(long, env = "SIGNALBOX_CONNECTIONS_PER_USER", default_value_t = 200)]
             connections_per_user: usize,
         },
+        /// Report a step's progress to a server (flags or the `SIGNALBOX_*` environment a step
+        /// receives); warns once and exits 0 when the server cannot be reached.
+        Report(signalbox::reporter::command::ReportArgs),
         /// Issue API tokens (and one-time sign-in links).
         #[command(subcommand)]
         Token(TokenCommand),
@@ -175,6 +179,23 @@ mod cli {
                     );
                 }
                 Ok(ExitCode::SUCCESS)
+            }
+            Command::Report(args) => {
+                use signalbox::reporter::command::{run, Outcome};
+                // Blocking: the reporter has its own thread and runtime.
+                let outcome = tokio::task::spawn_blocking(move || {
+                    let strict = args.strict();
+                    (run(args), strict)
+                })
+                .await?;
+                Ok(match outcome {
+                    (Outcome::Delivered, _) | (Outcome::Undelivered, false) => ExitCode::SUCCESS,
+                    (Outcome::Undelivered, true) => ExitCode::FAILURE,
+                    (Outcome::Usage(problem), _) => {
+                        eprintln!("signalbox report: {problem}");
+                        ExitCode::from(2)
+                    }
+                })
             }
             Command::Bench(args) => {
                 let faultless = signalbox::bench::command::run(args).await?;

@@ -13,6 +13,7 @@ mod executor;
 mod limits;
 mod live;
 mod pages;
+mod report;
 mod restart;
 mod resume;
 mod security;

@@ -35,6 +35,16 @@ impl TestServer {
         tweak: impl FnOnce(&mut ServeConfig),
     ) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_on(listener, data_dir, pipelines, tweak).await
+    }
+
+    /// Like [`TestServer::start_with`], on a listener the test chose (a known port).
+    pub async fn start_on(
+        listener: TcpListener,
+        data_dir: &Path,
+        pipelines: Option<PathBuf>,
+        tweak: impl FnOnce(&mut ServeConfig),
+    ) -> TestServer {
         let addr = listener.local_addr().unwrap();
         let mut config = ServeConfig {
             pipelines,
