@@ -52,6 +52,9 @@ mod cli {
             /// Live connections (WebSocket and SSE) one user may hold at once.
             #[arg(long, env = "SIGNALBOX_CONNECTIONS_PER_USER", default_value_t = 200)]
             connections_per_user: usize,
+            /// An ad-hoc run with no event for this long ends as failed (`30m`, `1h`, `2d`).
+            #[arg(long, env = "SIGNALBOX_ADHOC_IDLE_TIMEOUT", default_value = "1h", value_parser = duration_arg)]
+            adhoc_idle_timeout: std::time::Duration,
         },
         /// Report a step's progress to a server (flags or the `SIGNALBOX_*` environment a step
         /// receives); warns once and exits 0 when the server cannot be reached.
@@ -113,6 +116,7 @@ mod cli {
                 sign_in_rate,
                 ingest_rate,
                 connections_per_user,
+                adhoc_idle_timeout,
             } => {
                 tracing_subscriber::fmt()
                     .with_env_filter(
@@ -136,6 +140,7 @@ mod cli {
                         secure_cookies,
                         ..SecurityConfig::default()
                     },
+                    adhoc_idle_timeout,
                     ..ServeConfig::new(addr, data_dir)
                 };
                 signalbox::server::serve::run(listener, config, shutdown_signal()).await?;
@@ -221,6 +226,13 @@ mod cli {
                 })
             }
         }
+    }
+
+    /// A duration flag (`90s`, `1h30m`, `2d`).
+    fn duration_arg(text: &str) -> Result<std::time::Duration, String> {
+        signalbox::domain::duration::parse_millis(text)
+            .map(std::time::Duration::from_millis)
+            .map_err(|e| e.to_string())
     }
 
     async fn shutdown_signal() {

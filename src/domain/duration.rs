@@ -45,6 +45,26 @@ pub fn parse_millis(text: &str) -> Result<u64, DurationError> {
     Ok(total)
 }
 
+/// A duration as people write it, in the units of [`parse_millis`]: `300ms`, `45s`, `2m30s`,
+/// `1h`, `1h30m`, `2d`.
+pub fn describe(duration: std::time::Duration) -> String {
+    let secs = duration.as_secs();
+    let (days, hours, minutes, seconds) =
+        (secs / 86_400, secs / 3_600 % 24, secs / 60 % 60, secs % 60);
+    let parts = match secs {
+        0 => return format!("{}ms", duration.as_millis()),
+        1..=119 => return format!("{secs}s"),
+        120..=3_599 => [(secs / 60, "m"), (seconds, "s")],
+        3_600..=172_799 => [(secs / 3_600, "h"), (minutes, "m")],
+        _ => [(days, "d"), (hours, "h")],
+    };
+    parts
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, unit)| format!("{n}{unit}"))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,6 +76,30 @@ mod tests {
         assert_eq!(parse_millis("10m"), Ok(600_000));
         assert_eq!(parse_millis("1h30m"), Ok(5_400_000));
         assert_eq!(parse_millis("90d"), Ok(90 * 86_400_000));
+    }
+
+    #[test]
+    fn describes_durations_as_they_are_written() {
+        use std::time::Duration;
+        for (secs, text) in [
+            (0.3, "300ms"),
+            (45.0, "45s"),
+            (150.0, "2m30s"),
+            (3600.0, "1h"),
+            (7200.0, "2h"),
+            (5400.0, "1h30m"),
+            (9000.0, "2h30m"),
+            (172_800.0, "2d"),
+        ] {
+            let duration = Duration::from_secs_f64(secs);
+            assert_eq!(describe(duration), text);
+            let parsed = parse_millis(text).unwrap();
+            assert_eq!(
+                u128::from(parsed),
+                duration.as_millis(),
+                "{text} parses back"
+            );
+        }
     }
 
     #[test]

@@ -7,11 +7,13 @@ use super::runs::{RunError, Runs};
 use super::state::AppState;
 use super::store::RunRecord;
 use super::tenants::Tenant;
+use super::waiting::{wait_for, Waited};
 use crate::domain::{Graph, RunState, RunSummary, Status};
 use chrono::Utc;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use thiserror::Error;
+use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Error)]
 pub enum CommandError {
@@ -28,6 +30,9 @@ pub enum CommandError {
     #[error(transparent)]
     Run(#[from] RunError),
 }
+
+/// How long a cancel waits for the executor to end the run before answering.
+const CANCEL_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A run id is used in URLs and subjects: 1–128 characters of `[A-Za-z0-9._-]`.
 fn check_run_id(id: &str) -> Result<(), CommandError> {
@@ -173,8 +178,16 @@ pub async fn cancel_run(
     }
     state.auth.record(actor, "run.cancel", run, "").await;
     if tenant.executor.cancel(run) {
-        // The executor reports the cancelled steps and the run's end as it stops.
-        return Ok(current.summary());
+        // The executor kills the processes and records the steps' and the run's ends; the
+        // answer is the run as the cancel left it (or as it is after `CANCEL_WAIT`).
+        let ended = |state: &RunState| state.status.is_terminal();
+        let until = Some(tokio::time::Instant::now() + CANCEL_WAIT);
+        let never = CancellationToken::new();
+        let after = match wait_for(&tenant.runs, run, ended, until, &never).await? {
+            Waited::Reached(state) => state,
+            Waited::TimedOut | Waited::Stopped => tenant.runs.snapshot(run).await?.state,
+        };
+        return Ok(after.summary());
     }
     tenant
         .runs

@@ -19,6 +19,8 @@ pub struct ServeConfig {
     pub allowed_origins: Vec<String>,
     pub live: LiveLimits,
     pub security: SecurityConfig,
+    /// An ad-hoc run with no event for this long ends as failed (see `server::silence`).
+    pub adhoc_idle_timeout: Duration,
 }
 
 impl ServeConfig {
@@ -31,6 +33,7 @@ impl ServeConfig {
             allowed_origins: Vec::new(),
             live: LiveLimits::default(),
             security: SecurityConfig::default(),
+            adhoc_idle_timeout: Duration::from_secs(3600),
         }
     }
 }

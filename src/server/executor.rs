@@ -10,7 +10,9 @@ mod reporter;
 use super::auth::Auth;
 use super::commands::INTERRUPTED;
 use super::runs::Runs;
-use crate::domain::{EventKind, NewEvent, Pipeline, Status, Step};
+use super::waiting::{wait_for, Waited};
+use crate::domain::duration::describe;
+use crate::domain::{EventKind, NewEvent, Pipeline, RunState, Status, Step};
 use process::{run_attempt, Attempt, Launch};
 use reporter::Reporter;
 use std::collections::{BTreeMap, HashMap};
@@ -24,9 +26,6 @@ use tokio_util::task::TaskTracker;
 
 pub use leftovers::{kill_leftovers, OWNER_VAR};
 pub use output::{parse as parse_output_line, OutputLine};
-
-/// How often an external step's state is re-read while waiting for its producer.
-const EXTERNAL_POLL: Duration = Duration::from_millis(500);
 
 pub struct Executor {
     runs: Arc<Runs>,
@@ -393,7 +392,7 @@ async fn run_script(context: &RunContext, step: &Step, script: &str, token: &str
                 format!("killed by signal {}", signal.unwrap_or_default())
             }
             Attempt::TimedOut => {
-                format!("timed out after {}", humanize(timeout.unwrap_or_default()))
+                format!("timed out after {}", describe(timeout.unwrap_or_default()))
             }
             Attempt::SpawnFailed(error) => format!("could not start `sh`: {error}"),
         };
@@ -433,48 +432,46 @@ async fn run_script(context: &RunContext, step: &Step, script: &str, token: &str
     status
 }
 
-/// An external step (no `run`): a producer reports it; the executor waits for its end,
-/// bounded by the step's timeout and the run's cancellation.
+/// An external step (no `run`): waits, woken by the run's own events rather than polling,
+/// until a producer finishes it, its timeout passes, or the run is cancelled.
 async fn wait_for_producer(context: &RunContext, step: &Step) -> Status {
-    let deadline = step
+    let until = step
         .timeout_ms
         .map(|ms| tokio::time::Instant::now() + Duration::from_millis(ms));
-    loop {
-        if let Ok(snapshot) = context.runs.snapshot(&context.run).await {
-            if let Some(status) = snapshot
-                .state
-                .steps
-                .get(&step.id)
-                .map(|s| s.status)
-                .filter(|s| s.is_terminal())
-            {
-                return status;
-            }
-        }
-        if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+    let finished = |state: &RunState| {
+        state
+            .steps
+            .get(&step.id)
+            .is_some_and(|s| s.status.is_terminal())
+    };
+    match wait_for(
+        &context.runs,
+        &context.run,
+        finished,
+        until,
+        &context.cancel,
+    )
+    .await
+    {
+        Ok(Waited::Reached(state)) => state.steps[&step.id].status,
+        Ok(Waited::TimedOut) => {
             let message = format!(
                 "timed out after {} waiting for a producer",
-                humanize(Duration::from_millis(step.timeout_ms.unwrap_or_default()))
+                describe(Duration::from_millis(step.timeout_ms.unwrap_or_default()))
             );
             finish(context, &step.id, Status::Failed, Some(message)).await;
-            return Status::Failed;
+            Status::Failed
         }
-        tokio::select! {
-            _ = context.cancel.cancelled() => {
-                let (status, message) = context.stopped();
-                finish(context, &step.id, status, Some(message)).await;
-                return status;
-            }
-            _ = tokio::time::sleep(EXTERNAL_POLL) => {}
+        Ok(Waited::Stopped) => {
+            let (status, message) = context.stopped();
+            finish(context, &step.id, status, Some(message)).await;
+            status
         }
-    }
-}
-
-fn humanize(duration: Duration) -> String {
-    let secs = duration.as_secs();
-    match secs {
-        0 => format!("{}ms", duration.as_millis()),
-        1..=119 => format!("{secs}s"),
-        _ => format!("{}m{}s", secs / 60, secs % 60),
+        Err(error) => {
+            tracing::error!(run.id = %context.run, step.id = %step.id, %error, "cannot follow the run");
+            let message = format!("could not follow the run: {error}");
+            finish(context, &step.id, Status::Failed, Some(message)).await;
+            Status::Failed
+        }
     }
 }

@@ -212,6 +212,11 @@ pub async fn run(
     });
     // Routes turned into services once, not for every connection (which is what serving a
     // `Router` directly does, at a cost growing with the number of routes).
+    tokio::spawn(super::silence::watch(
+        Arc::clone(&state.tenants),
+        config.adhoc_idle_timeout,
+        stopping.clone(),
+    ));
     let app = router(state).with_state(());
     let server = axum::serve(
         listener,

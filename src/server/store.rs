@@ -242,6 +242,26 @@ impl Store {
         Ok(rows.iter().map(|r| r.get::<String, _>(0)).collect())
     }
 
+    /// Unfinished ad-hoc runs (reported by producers) whose last event (or creation, without
+    /// events) is older than `before`.
+    pub async fn silent_adhoc_runs(
+        &self,
+        before: DateTime<Utc>,
+    ) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT r.id FROM runs r
+             WHERE r.executor = 0 AND r.status IN ('pending', 'running')
+               AND julianday(coalesce(
+                     (SELECT json_extract(e.body, '$.ts') FROM events e
+                      WHERE e.run_id = r.id ORDER BY e.seq DESC LIMIT 1),
+                     r.created_at)) < julianday(?)",
+        )
+        .bind(stamp(before))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(|r| r.get::<String, _>(0)).collect())
+    }
+
     /// Gives every unfinished run a new epoch. Called at start: the server cannot tell whether
     /// the database it opens is the one it last wrote (a restored backup looks the same), so
     /// resume positions of runs that may still change are not trusted across a start. A

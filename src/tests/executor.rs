@@ -232,10 +232,14 @@ async fn cancelling_stops_the_process_and_cancels_what_never_ran() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    let (code, _) = server
+    let (code, answer) = server
         .post(&format!("/api/v1/runs/{run}/cancel"), &json!({}))
         .await;
     assert_eq!(code, 200);
+    assert_eq!(
+        answer["status"], "cancelled",
+        "the answer is the run as the cancel left it: {answer}"
+    );
     let end = server.wait_finished(&run).await;
     assert_eq!(end["status"], Status::Cancelled.as_str());
     assert_eq!(status(&end, "wait"), "cancelled");
@@ -271,5 +275,63 @@ async fn bytes_that_are_not_utf8_and_endless_lines_do_not_break_a_step() {
     assert_eq!(log[0], "caf\u{FFFD}");
     assert!(log[1].starts_with("xxxx") && log[1].ends_with("characters]") && log[1].len() < 10_000);
     assert_eq!(log[2], "ok");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_external_step_waits_for_its_producer_or_its_timeout() {
+    let dir = pipelines(&[(
+        "gate.toml",
+        r#"
+id = "gate"
+[[steps]]
+id = "build"
+run = "true"
+[[steps]]
+id = "approve"
+needs = ["build"]
+[[steps]]
+id = "ship"
+needs = ["approve"]
+run = "echo shipped"
+[[steps]]
+id = "sign-off"
+needs = ["build"]
+timeout = "300ms"
+"#,
+    )]);
+    let data = tempfile::tempdir().unwrap();
+    let server = TestServer::start(data.path(), Some(dir.path().to_path_buf())).await;
+    let run = server.start_run("gate").await;
+    // The producer finishes the external step once the executor waits for it.
+    let mut waiting = false;
+    for _ in 0..200 {
+        let (_, state) = server.get(&format!("/api/v1/runs/{run}")).await;
+        if status(&state, "build") == "success" && status(&state, "sign-off") == "failed" {
+            waiting = status(&state, "approve") != "success";
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(waiting, "the executor waits for the producer");
+    let (code, body) = server
+        .post(
+            &format!("/api/v1/runs/{run}/events"),
+            &json!({"type": "step.finished", "step": "approve", "status": "done"}),
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
+    let end = server.wait_finished(&run).await;
+    assert_eq!(status(&end, "approve"), "success");
+    assert_eq!(
+        status(&end, "ship"),
+        "success",
+        "the graph goes on once it is finished"
+    );
+    assert_eq!(
+        end["steps"]["sign-off"]["message"],
+        "timed out after 300ms waiting for a producer"
+    );
+    assert_eq!(end["status"], "failed");
     server.stop().await;
 }

@@ -18,6 +18,7 @@ mod restart;
 mod resume;
 mod security;
 mod sessions;
+mod silence;
 mod slow;
 mod tenants;
 mod token_logs;
