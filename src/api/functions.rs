@@ -161,11 +161,17 @@ pub async fn load_run(id: String) -> Result<Option<RunView>, ServerFnError> {
     let layout = crate::server::layout::lay_out(record.graph.clone())
         .await
         .map_err(failed)?;
+    let silence_ms = record
+        .pipeline
+        .is_none()
+        .then(|| app_state().map(|s| s.adhoc_idle_timeout.as_millis() as u64))
+        .transpose()?;
     Ok(Some(RunView {
         graph: record.graph,
         state: snapshot.state,
         epoch: snapshot.epoch,
         now: chrono::Utc::now(),
+        silence_ms,
         layout: Some(layout),
     }))
 }

@@ -47,6 +47,9 @@ pub struct RunView {
     /// The history `state.seq` belongs to: the browser resumes the live stream with both.
     pub epoch: String,
     pub now: DateTime<Utc>,
+    /// For an ad-hoc run: how long (ms) it may go without an event before it ends as failed
+    /// (`--adhoc-idle-timeout`), so the page can say when that would happen.
+    pub silence_ms: Option<u64>,
     /// The graph's layout, computed by the server off its async threads for the first render.
     /// Not sent: the browser lays the graph out itself rather than download it.
     #[serde(skip)]

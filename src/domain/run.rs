@@ -52,6 +52,10 @@ pub struct RunState {
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
     pub steps: BTreeMap<String, StepState>,
+    /// When the last event happened (`None` before the first): how long the run's producer has
+    /// been silent.
+    #[serde(default)]
+    pub updated_at: Option<DateTime<Utc>>,
 }
 
 /// The short form of a run for lists and the `runs` topic.
@@ -119,6 +123,7 @@ impl RunState {
                     )
                 })
                 .collect(),
+            updated_at: None,
         }
     }
 
@@ -210,6 +215,7 @@ impl RunState {
             }
         }
         self.seq = event.seq;
+        self.updated_at = Some(ts);
         Ok(())
     }
 

@@ -184,7 +184,7 @@ pub async fn cancel_run(
         let until = Some(tokio::time::Instant::now() + CANCEL_WAIT);
         let never = CancellationToken::new();
         let after = match wait_for(&tenant.runs, run, ended, until, &never).await? {
-            Waited::Reached(state) => state,
+            Waited::Reached(state) => *state,
             Waited::TimedOut | Waited::Stopped => tenant.runs.snapshot(run).await?.state,
         };
         return Ok(after.summary());

@@ -127,6 +127,7 @@ pub async fn build_state(
         },
         origins: Arc::new(origins),
         auth,
+        adhoc_idle_timeout: config.adhoc_idle_timeout,
     };
     Ok(state)
 }

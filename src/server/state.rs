@@ -17,6 +17,8 @@ pub struct AppState {
     pub live: Live,
     pub origins: Arc<OriginPolicy>,
     pub auth: Arc<Auth>,
+    /// An ad-hoc run with no event for this long ends as failed (`server::silence`).
+    pub adhoc_idle_timeout: std::time::Duration,
 }
 
 /// What live connections share: their limits, the shutdown signal they close on, and the

@@ -11,8 +11,8 @@ use tokio_util::sync::CancellationToken;
 /// How a wait ended.
 #[derive(Debug)]
 pub enum Waited {
-    /// The condition holds, in this state.
-    Reached(RunState),
+    /// The condition holds, in this state (boxed: a run's state is big, the others nothing).
+    Reached(Box<RunState>),
     TimedOut,
     Stopped,
 }
@@ -32,7 +32,7 @@ pub async fn wait_for(
     let mut state = runs.snapshot(run).await?.state;
     loop {
         if reached(&state) {
-            return Ok(Waited::Reached(state));
+            return Ok(Waited::Reached(Box::new(state)));
         }
         let deadline = async {
             match until {

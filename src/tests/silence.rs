@@ -34,6 +34,13 @@ async fn a_silent_producers_run_ends_as_failed_and_a_chatty_one_does_not() {
         post("chatty", i).await;
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
+    // While it goes on, its page says when silence would end it; a pipeline run's does not.
+    let (_, page) = server.html("/runs/chatty").await;
+    assert!(page.contains("fails if silent past"), "{page}");
+    let (_, page) = server.html(&format!("/runs/{executed}")).await;
+    assert!(!page.contains("fails if silent past"));
+    let (_, chatty): (u16, Value) = server.get("/api/v1/runs/chatty").await;
+    assert!(chatty["updated_at"].is_string(), "{chatty}");
     let (_, silent): (u16, Value) = server.get("/api/v1/runs/silent").await;
     assert_eq!(silent["status"], "failed", "{silent}");
     assert_eq!(

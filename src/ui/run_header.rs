@@ -14,6 +14,8 @@ pub fn RunHeader(
     state: RwSignal<RunState>,
     conn: RwSignal<Conn>,
     clock: Signal<DateTime<Utc>>,
+    /// An ad-hoc run's allowed silence (ms), after which the server ends it as failed.
+    silence_ms: Option<u64>,
 ) -> impl IntoView {
     let status = Memo::new(move |_| state.with(|s| s.status));
     let percent = Memo::new(move |_| state.with(RunState::percent));
@@ -22,6 +24,13 @@ pub fn RunHeader(
             s.elapsed_ms(clock.get())
                 .map(format::duration)
                 .unwrap_or_else(|| "not started".into())
+        })
+    };
+    // When a silent producer's run would be ended, while it is still going.
+    let silent_until = move || {
+        let silence = chrono::Duration::milliseconds(i64::try_from(silence_ms?).ok()?);
+        state.with(|s| {
+            (!s.status.is_terminal()).then(|| s.updated_at.unwrap_or(s.created_at) + silence)
         })
     };
     let (id, name, pipeline) =
@@ -43,6 +52,11 @@ pub fn RunHeader(
                     <span class="conn-dot" aria-hidden="true"></span>
                     {move || conn.get().label()}
                 </span>
+                {move || silent_until().map(|at| view! {
+                    <span class="run-silence" title="A run reported from outside ends as failed when its producer goes silent this long">
+                        {format!("fails if silent past {}", format::clock(at))}
+                    </span>
+                })}
                 <Show when=move || !status.get().is_terminal()>
                     <CancelButton run=cancel_id.clone()/>
                 </Show>

@@ -41,6 +41,7 @@ fn RunDetail(view: RunView) -> impl IntoView {
         state: initial,
         epoch,
         now,
+        silence_ms,
         layout,
     } = view;
     let run_id = initial.id.clone();
@@ -87,7 +88,7 @@ fn RunDetail(view: RunView) -> impl IntoView {
     view! {
         <Title text=title/>
         <section class="run-page" class:has-panel=move || selected.get().is_some() class:stale=stale>
-            <RunHeader state conn clock/>
+            <RunHeader state conn clock silence_ms/>
             <noscript inner_html=static_view_note(!finished_at_load)></noscript>
             <div class="run-body">
                 <div class="graph-area">
