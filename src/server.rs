@@ -17,6 +17,7 @@ pub mod http;
 pub mod hub;
 pub mod ingest;
 pub mod layout;
+pub mod openapi;
 pub mod origin;
 pub mod outbox;
 pub mod request_log;

@@ -27,6 +27,7 @@ pub struct Access {
 }
 
 /// One entry of the audit trail: who did what to what, and when.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AuditEntry {
     pub id: i64,

@@ -13,6 +13,7 @@ pub type Seq = u64;
 pub const MAX_EVENT_ID_LEN: usize = 128;
 
 /// What happened, without the envelope (`id`, `ts`, `seq`).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum EventKind {
@@ -64,6 +65,7 @@ impl EventKind {
 }
 
 /// An event as a producer sends it: no `seq` yet, `ts` optional (the server's clock fills it).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NewEvent {
     #[serde(flatten)]
@@ -76,6 +78,7 @@ pub struct NewEvent {
 }
 
 /// An event as stored: it has its place in the run (`seq`) and a definite time.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StoredEvent {
     pub seq: Seq,

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 pub const MAX_LINE_CHARS: usize = 8 * 1024;
 
 /// One numbered line of one step's log (`n` counts from 1 per step).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogLine {
     pub n: u64,

@@ -8,6 +8,7 @@ use std::fmt;
 use thiserror::Error;
 
 /// A run parameter, shown as a form field when starting a run.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct ParamSpec {

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use thiserror::Error;
 
 /// Live state of one step.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 pub struct StepState {
     pub status: Status,
@@ -38,6 +39,7 @@ impl StepState {
 }
 
 /// Full state of a run as of `seq`: what a snapshot carries.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunState {
     pub id: String,
@@ -59,6 +61,7 @@ pub struct RunState {
 }
 
 /// The short form of a run for lists and the `runs` topic.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunSummary {
     pub id: String,

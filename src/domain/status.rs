@@ -5,6 +5,7 @@ use std::fmt;
 
 /// Status of a step or a run. Deserialisation accepts the producer aliases
 /// (`completed`/`done`, `in_progress`/`started`, `error`) so ingest normalises them once.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {

@@ -7,11 +7,15 @@ use super::error::AppError;
 use super::extract::{ApiQuery, Body, MAX_BODY_BYTES};
 use super::feed::Resume;
 use super::ingest::parse_ingest_body;
+use super::openapi::{
+    ErrorBody, EventPage, IngestAnswer, IngestBody, LogPage, PipelineDetail, Refusals, RunSnapshot,
+};
 use super::sse::{last_event_id, stream_run, wants_event_stream};
 use super::state::AppState;
 use super::store::RunFilter;
 use super::ws::ws_handler;
 use crate::api::{PipelineCard, Position};
+use crate::domain::RunSummary;
 use crate::domain::{Graph, GraphStep, Seq, Status};
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -36,6 +40,7 @@ pub fn router() -> Router<AppState> {
         .route("/runs/{id}/cancel", post(post_cancel))
         .route("/ws", get(ws_handler))
         .merge(super::auth::admin::router())
+        .route("/openapi.json", get(super::openapi::document))
         .fallback(unknown_endpoint)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -50,7 +55,12 @@ async fn method_not_allowed() -> Response {
     (StatusCode::METHOD_NOT_ALLOWED, Json(body)).into_response()
 }
 
-async fn list_pipelines(
+#[utoipa::path(get, path = "/api/v1/pipelines", tag = "pipelines",
+    responses(
+        (status = 200, description = "The caller's tenant's pipelines", body = Vec<PipelineCard>),
+        Refusals,
+    ))]
+pub(crate) async fn list_pipelines(
     State(state): State<AppState>,
     Caller(caller): Caller,
 ) -> Result<Json<Vec<PipelineCard>>, AppError> {
@@ -65,7 +75,14 @@ async fn list_pipelines(
     ))
 }
 
-async fn get_pipeline(
+#[utoipa::path(get, path = "/api/v1/pipelines/{id}", tag = "pipelines",
+    params(("id" = String, Path, description = "Pipeline id")),
+    responses(
+        (status = 200, description = "The pipeline and its layout", body = PipelineDetail),
+        (status = 404, description = "No such pipeline", body = ErrorBody),
+        Refusals,
+    ))]
+pub(crate) async fn get_pipeline(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(id): Path<String>,
@@ -81,14 +98,21 @@ async fn get_pipeline(
     ))
 }
 
-#[derive(Deserialize)]
-struct ListQuery {
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListQuery {
     pipeline: Option<String>,
     status: Option<String>,
     limit: Option<u32>,
 }
 
-async fn list_runs(
+#[utoipa::path(get, path = "/api/v1/runs", tag = "runs", params(ListQuery),
+    responses(
+        (status = 200, description = "Run history, newest first", body = Vec<RunSummary>),
+        (status = 400, description = "A bad filter", body = ErrorBody),
+        Refusals,
+    ))]
+pub(crate) async fn list_runs(
     State(state): State<AppState>,
     Caller(caller): Caller,
     ApiQuery(q): ApiQuery<ListQuery>,
@@ -111,9 +135,9 @@ async fn list_runs(
 }
 
 /// `POST /runs` body: a pipeline run, or an ad-hoc run reported by a producer.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateRun {
+pub(crate) struct CreateRun {
     pipeline: Option<String>,
     #[serde(default)]
     params: BTreeMap<String, String>,
@@ -122,9 +146,9 @@ struct CreateRun {
     steps: Option<Vec<AdhocStep>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct AdhocStep {
+pub(crate) struct AdhocStep {
     id: String,
     name: Option<String>,
     kind: Option<String>,
@@ -135,7 +159,16 @@ struct AdhocStep {
 
 /// Starting a pipeline is an operator's action; creating an ad-hoc run is a reporter's (one
 /// scoped to named runs must name the run it creates).
-async fn create_run(
+#[utoipa::path(post, path = "/api/v1/runs", tag = "runs", request_body = CreateRun,
+    responses(
+        (status = 201, description = "Created (and started, for a pipeline)", body = RunSummary),
+        (status = 200, description = "A run with this `id` exists: it is returned", body = RunSummary),
+        (status = 400, description = "Malformed", body = ErrorBody),
+        (status = 404, description = "No such pipeline", body = ErrorBody),
+        (status = 422, description = "Bad parameters, id or graph", body = ErrorBody),
+        Refusals,
+    ))]
+pub(crate) async fn create_run(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Body(body): Body,
@@ -191,7 +224,14 @@ async fn create_run(
     Ok((status, Json(summary)).into_response())
 }
 
-async fn get_run(
+#[utoipa::path(get, path = "/api/v1/runs/{id}", tag = "runs",
+    params(("id" = String, Path, description = "Run id")),
+    responses(
+        (status = 200, description = "The run's snapshot", body = RunSnapshot),
+        (status = 404, description = "No such run", body = ErrorBody),
+        Refusals,
+    ))]
+pub(crate) async fn get_run(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(id): Path<String>,
@@ -207,8 +247,9 @@ async fn get_run(
     Ok(Json(body).into_response())
 }
 
-#[derive(Deserialize)]
-struct EventsQuery {
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct EventsQuery {
     /// Kept as text so a bad value gets a message naming the field and the range.
     since: Option<String>,
     epoch: Option<String>,
@@ -225,7 +266,15 @@ fn parse_seq(field: &str, text: &str) -> Result<Seq, AppError> {
     })
 }
 
-async fn get_events(
+#[utoipa::path(get, path = "/api/v1/runs/{id}/events", tag = "events",
+    params(("id" = String, Path, description = "Run id"), EventsQuery),
+    responses(
+        (status = 200, description = "Stored events after `since` (with `Accept: text/event-stream`: Server-Sent Events that continue live)", body = EventPage),
+        (status = 400, description = "A bad position", body = ErrorBody),
+        (status = 404, description = "No such run", body = ErrorBody),
+        Refusals,
+    ))]
+pub(crate) async fn get_events(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(id): Path<String>,
@@ -263,7 +312,18 @@ async fn get_events(
     Ok(Json(body).into_response())
 }
 
-async fn post_events(
+#[utoipa::path(post, path = "/api/v1/runs/{id}/events", tag = "events",
+    params(("id" = String, Path, description = "Run id")), request_body = IngestBody,
+    responses(
+        (status = 200, description = "Durably stored (a known event `id` answers its original seq)", body = IngestAnswer),
+        (status = 400, description = "A bad item, named with its field; nothing stored", body = ErrorBody),
+        (status = 404, description = "No such run", body = ErrorBody),
+        (status = 413, description = "Body over 1 MiB", body = ErrorBody),
+        (status = 422, description = "An event that does not fit the run; nothing stored", body = ErrorBody),
+        (status = 429, description = "Over the token's ingest rate", body = ErrorBody),
+        Refusals,
+    ))]
+pub(crate) async fn post_events(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(id): Path<String>,
@@ -288,13 +348,21 @@ async fn post_events(
     Ok(Json(json!({ "run": id, "seqs": seqs })).into_response())
 }
 
-#[derive(Deserialize)]
-struct LogsQuery {
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct LogsQuery {
     after: Option<String>,
     limit: Option<u32>,
 }
 
-async fn get_logs(
+#[utoipa::path(get, path = "/api/v1/runs/{id}/steps/{step}/logs", tag = "logs",
+    params(("id" = String, Path, description = "Run id"), ("step" = String, Path, description = "Step id"), LogsQuery),
+    responses(
+        (status = 200, description = "Log lines after `after`", body = LogPage),
+        (status = 404, description = "No such run or step", body = ErrorBody),
+        Refusals,
+    ))]
+pub(crate) async fn get_logs(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path((id, step)): Path<(String, String)>,
@@ -324,7 +392,15 @@ async fn get_logs(
     Ok(Json(json!({ "run": id, "step": step, "lines": lines })).into_response())
 }
 
-async fn post_cancel(
+#[utoipa::path(post, path = "/api/v1/runs/{id}/cancel", tag = "runs",
+    params(("id" = String, Path, description = "Run id")),
+    responses(
+        (status = 200, description = "The run as the cancel left it", body = RunSummary),
+        (status = 404, description = "No such run", body = ErrorBody),
+        (status = 409, description = "The run already finished", body = ErrorBody),
+        Refusals,
+    ))]
+pub(crate) async fn post_cancel(
     State(state): State<AppState>,
     Caller(caller): Caller,
     Path(id): Path<String>,

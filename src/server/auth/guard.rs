@@ -12,12 +12,18 @@ use axum::response::{IntoResponse, Redirect, Response};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use std::sync::Arc;
 
-/// Reachable without signing in: the sign-in page and its form, health checks, and the
-/// site's static files (which hold no data).
+/// Reachable without signing in: the sign-in page and its form, health checks, the API's
+/// description, and the site's static files (none of which hold data).
 fn is_public(path: &str) -> bool {
     matches!(
         path,
-        "/login" | "/auth/login" | "/healthz" | "/readyz" | "/favicon.svg" | "/favicon.ico"
+        "/login"
+            | "/auth/login"
+            | "/healthz"
+            | "/readyz"
+            | "/favicon.svg"
+            | "/favicon.ico"
+            | "/api/v1/openapi.json"
     ) || path.starts_with("/pkg/")
 }
 

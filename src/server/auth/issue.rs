@@ -26,7 +26,7 @@ pub enum IssueError {
 }
 
 /// A token request as people write it (the admin API's body, the CLI's flags).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {
     pub user: String,
@@ -120,7 +120,7 @@ pub struct NewToken {
 }
 
 /// A freshly issued token: shown once, to whoever asked for it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct IssuedToken {
     pub token: String,
     pub jti: String,

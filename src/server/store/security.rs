@@ -8,7 +8,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 /// An issued API token (never the token itself).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct TokenRecord {
     pub jti: String,
     pub user: String,
