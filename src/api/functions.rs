@@ -119,7 +119,7 @@ pub async fn load_pipeline(id: String) -> Result<Option<PipelineView>, ServerFnE
     let (_, tenant) = caller(Action::View).await?;
     Ok(tenant.catalog.get(&id).map(|entry| PipelineView {
         card: PipelineCard::from(entry.pipeline.as_ref()),
-        graph: entry.pipeline.graph(),
+        graph: entry.pipeline.run_graph(),
         layout: Some(Arc::clone(&entry.layout)),
     }))
 }

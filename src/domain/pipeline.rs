@@ -7,6 +7,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use thiserror::Error;
 
+/// The kind (and icon) of `on_failure` steps on a run's graph.
+pub const ROLLBACK_KIND: &str = "rollback";
+
 /// A run parameter, shown as a form field when starting a run.
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
@@ -165,9 +168,41 @@ impl Pipeline {
     }
 
     /// The graph drawn for this pipeline and tracked by its runs.
+    /// The steps the executor schedules (without the rollback steps).
     pub fn graph(&self) -> Graph {
         Graph {
             steps: self.steps.iter().map(Step::graph_step).collect(),
+        }
+    }
+
+    /// The graph as a run shows and tracks it: the steps, then the `on_failure` rollback steps
+    /// (kind `rollback`, no share of the percentage), drawn after the graph's last steps.
+    pub fn run_graph(&self) -> Graph {
+        let mut graph = self.graph();
+        let ends: Vec<String> = graph
+            .steps
+            .iter()
+            .filter(|s| !graph.steps.iter().any(|t| t.needs.contains(&s.id)))
+            .map(|s| s.id.clone())
+            .collect();
+        graph.steps.extend(self.on_failure.iter().map(|step| {
+            let mut rollback = step.graph_step();
+            rollback.kind = ROLLBACK_KIND.to_owned();
+            rollback.weight = 0.0;
+            if rollback.needs.is_empty() {
+                rollback.needs = ends.clone();
+            }
+            rollback
+        }));
+        graph
+    }
+
+    /// The rollback steps as a pipeline of their own, for the executor.
+    pub fn rollback(&self) -> Pipeline {
+        Pipeline {
+            steps: self.on_failure.clone(),
+            on_failure: Vec::new(),
+            ..self.clone()
         }
     }
 
@@ -291,6 +326,28 @@ run = "echo undo"
         assert!(p.steps[1].continue_on_error);
         assert_eq!(p.on_failure[0].id, "rollback");
         assert_eq!(p.graph().steps[1].needs, ["build"]);
+    }
+
+    #[test]
+    fn a_runs_graph_shows_the_rollback_steps_after_the_last_steps() {
+        let p = Pipeline::parse("deploy.toml", GOOD).unwrap();
+        assert_eq!(
+            p.graph().steps.len(),
+            2,
+            "the executor's graph leaves them out"
+        );
+        let graph = p.run_graph();
+        let rollback = &graph.steps[2];
+        assert_eq!(rollback.id, "rollback");
+        assert_eq!(rollback.kind, ROLLBACK_KIND);
+        assert_eq!(rollback.weight, 0.0, "no share of the percentage");
+        assert_eq!(
+            rollback.needs,
+            ["test"],
+            "drawn after the graph's last step"
+        );
+        assert!(graph.validate().is_empty());
+        assert_eq!(p.rollback().steps[0].id, "rollback");
     }
 
     fn problems(text: &str) -> Vec<String> {

@@ -71,7 +71,7 @@ impl Catalog {
         self.entries.insert(
             pipeline.id.clone(),
             Entry {
-                layout: Arc::new(Layout::compute(&pipeline.graph())),
+                layout: Arc::new(Layout::compute(&pipeline.run_graph())),
                 pipeline: Arc::new(pipeline),
                 dir,
             },

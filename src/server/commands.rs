@@ -85,7 +85,7 @@ pub async fn start_pipeline_run(
         }
         None => new_run_id(&entry.pipeline.id),
     };
-    let graph = entry.pipeline.graph();
+    let graph = entry.pipeline.run_graph();
     let now = Utc::now();
     let initial = RunState::new(
         &id,

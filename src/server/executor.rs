@@ -217,19 +217,26 @@ impl Executor {
         });
 
         let outcome = schedule(&context, pipeline).await;
+        let failed: Vec<&str> = pipeline
+            .steps
+            .iter()
+            .filter(|s| outcome.get(&s.id) == Some(&Status::Failed))
+            .map(|s| s.id.as_str())
+            .collect();
+        let run_failed = !cancel.is_cancelled() && !failed.is_empty();
+        let rolled_back = roll_back(&context, pipeline, run_failed).await;
         let (status, message) = if cancel.is_cancelled() {
             let (status, message) = context.stopped();
             (status, Some(message))
-        } else if outcome.values().any(|s| *s == Status::Failed) {
-            let failed: Vec<&str> = pipeline
-                .steps
-                .iter()
-                .filter(|s| outcome.get(&s.id) == Some(&Status::Failed))
-                .map(|s| s.id.as_str())
-                .collect();
+        } else if run_failed {
+            let rollback = match rolled_back {
+                Some(true) => "; rolled back",
+                Some(false) => "; rollback failed",
+                None => "",
+            };
             (
                 Status::Failed,
-                Some(format!("failed: {}", failed.join(", "))),
+                Some(format!("failed: {}{rollback}", failed.join(", "))),
             )
         } else if outcome.values().any(|s| *s == Status::Warning) {
             (Status::Warning, Some("finished with warnings".to_owned()))
@@ -239,6 +246,38 @@ impl Executor {
         report(EventKind::RunFinished { status, message }).await;
         tracing::info!(run.id = %run, status = %status, duration_ms = started.elapsed().as_millis() as u64, "run finished");
     }
+}
+
+/// The `on_failure` steps: run (as a graph of their own) when the run failed, else ended as
+/// skipped (cancelled, after a cancel). When they ran: whether they all succeeded.
+async fn roll_back(
+    context: &Arc<RunContext>,
+    pipeline: &Pipeline,
+    run_failed: bool,
+) -> Option<bool> {
+    if pipeline.on_failure.is_empty() {
+        return None;
+    }
+    if !run_failed {
+        let (status, message) = if context.cancel.is_cancelled() {
+            (Status::Cancelled, context.never_started())
+        } else {
+            (
+                Status::Skipped,
+                "not needed: the run did not fail".to_owned(),
+            )
+        };
+        for step in &pipeline.on_failure {
+            finish(context, &step.id, status, Some(message.clone())).await;
+        }
+        return None;
+    }
+    let outcome = schedule(context, &pipeline.rollback()).await;
+    Some(
+        outcome
+            .values()
+            .all(|s| matches!(s, Status::Success | Status::Warning)),
+    )
 }
 
 /// Launches ready steps (all needs succeeded) up to `max_parallel`, skips steps whose needs

@@ -335,3 +335,77 @@ timeout = "300ms"
     assert_eq!(end["status"], "failed");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_steps_run_only_when_the_run_fails_and_show_on_its_graph() {
+    let dir = pipelines(&[
+        (
+            "undo.toml",
+            r#"
+id = "undo"
+[[steps]]
+id = "migrate"
+run = "true"
+[[steps]]
+id = "deploy"
+needs = ["migrate"]
+run = "echo broken; exit 1"
+[[on_failure]]
+id = "rollback"
+run = "echo rolled back"
+[[on_failure]]
+id = "notify"
+needs = ["rollback"]
+run = "true"
+"#,
+        ),
+        (
+            "fine.toml",
+            r#"
+id = "fine"
+[[steps]]
+id = "work"
+run = "true"
+[[on_failure]]
+id = "rollback"
+run = "echo must not run; exit 1"
+"#,
+        ),
+    ]);
+    let data = tempfile::tempdir().unwrap();
+    let server = TestServer::start(data.path(), Some(dir.path().to_path_buf())).await;
+    let (_, pipeline) = server.get("/api/v1/pipelines/undo").await;
+    let nodes: Vec<&str> = pipeline["layout"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        nodes.contains(&"rollback") && nodes.contains(&"notify"),
+        "{nodes:?}"
+    );
+
+    let run = server.start_run("undo").await;
+    let end = server.wait_finished(&run).await;
+    assert_eq!(end["status"], "failed");
+    assert_eq!(status(&end, "deploy"), "failed");
+    assert_eq!(status(&end, "rollback"), "success", "{end}");
+    assert_eq!(status(&end, "notify"), "success");
+    assert_eq!(end["message"], "failed: deploy; rolled back");
+    let (_, logs) = server
+        .get(&format!("/api/v1/runs/{run}/steps/rollback/logs"))
+        .await;
+    assert_eq!(logs["lines"][0]["line"], "rolled back");
+
+    let run = server.start_run("fine").await;
+    let end = server.wait_finished(&run).await;
+    assert_eq!(end["status"], "success", "{end}");
+    assert_eq!(status(&end, "rollback"), "skipped");
+    assert_eq!(
+        end["steps"]["rollback"]["message"],
+        "not needed: the run did not fail"
+    );
+    assert_eq!(end["percent"], 100.0);
+    server.stop().await;
+}

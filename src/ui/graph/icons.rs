@@ -17,6 +17,7 @@ pub fn kind_icon(kind: &str) -> &'static str {
         "shutdown" => "M12 3v8M6.3 7a8 8 0 1 0 11.4 0",
         "stop" => "M6 6h12v12H6z",
         "lint" => "M5 6h14M5 12h10M5 18h6",
+        "rollback" => "M9 14L4 9l5-5M4 9h10a6 6 0 0 1 0 12h-3",
         "docs" | "report" => "M6 3h9l4 4v14H6zM14 3v5h5M9 13h7M9 17h5",
         _ => "M12 4a8 8 0 1 0 0 16 8 8 0 0 0 0-16zM12 11v2",
     }
