@@ -390,6 +390,31 @@ test.describe('live runs', () => {
   });
 });
 
+test.describe('retry', () => {
+  test('an ended run is retried from its page with the same parameters', async ({ page, request }) => {
+    const started = await request.post('/api/v1/runs', {
+      data: { pipeline: 'deploy-web', params: { environment: 'production' } },
+    });
+    expect(started.status()).toBe(201);
+    const first = (await started.json()).id as string;
+    const cancelled = await request.post(`/api/v1/runs/${first}/cancel`, { data: {} });
+    expect((await cancelled.json()).status).toBe('cancelled');
+    await page.goto(`/runs/${first}`);
+    await expect(page.locator('.run-header .run-status')).toHaveAttribute('data-status', 'cancelled');
+    await expect(page.locator('.cancel-run')).toHaveCount(0);
+    await page.locator('.retry-run').getByRole('button', { name: 'Retry' }).click();
+    await expect(page).not.toHaveURL(new RegExp(`/runs/${first}$`));
+    await expect(page).toHaveURL(/\/runs\/deploy-web-[0-9a-f]{12}$/);
+    const second = page.url().split('/runs/')[1];
+    const state = await (await request.get(`/api/v1/runs/${second}`)).json();
+    expect(state.params.environment).toBe('production');
+    await expect(page.locator('.run-header .run-status')).not.toHaveAttribute('data-status', 'cancelled');
+    await expect(page.locator('.conn[data-state="live"]')).toBeVisible();
+    await screenshot(page, 'retried-run');
+    await request.post(`/api/v1/runs/${second}/cancel`, { data: {} });
+  });
+});
+
 test.describe('reconnect', () => {
   test('a dropped stream reconnects with backoff, resumes from its last seq and misses nothing', async ({ page }) => {
     test.setTimeout(120_000);

@@ -191,6 +191,17 @@ pub async fn step_logs(
         .map_err(failed)
 }
 
+/// Retries an ended pipeline run and sends the browser to the new run's page.
+#[server(prefix = "/fn")]
+pub async fn retry_run(run: String) -> Result<(), ServerFnError> {
+    let (caller, tenant) = caller(Action::Operate).await?;
+    let summary = crate::server::commands::retry_run(&app_state()?, &tenant, &caller, &run)
+        .await
+        .map_err(failed)?;
+    leptos_axum::redirect(&format!("/runs/{}", summary.id));
+    Ok(())
+}
+
 #[server(prefix = "/fn")]
 pub async fn cancel_run(run: String) -> Result<(), ServerFnError> {
     let (caller, tenant) = caller(Action::Operate).await?;

@@ -27,6 +27,10 @@ pub enum CommandError {
     BadGraph(Vec<String>),
     #[error("run `{0}` is not running")]
     NotRunning(String),
+    #[error("run `{0}` is still going: wait for it to end, or cancel it, before retrying")]
+    StillGoing(String),
+    #[error("run `{0}` was reported by a producer, which retries it; only pipeline runs are retried here")]
+    NotRetriable(String),
     #[error(transparent)]
     Run(#[from] RunError),
 }
@@ -194,6 +198,30 @@ pub async fn cancel_run(
         .close(run, Status::Cancelled, "cancelled")
         .await?;
     Ok(tenant.runs.snapshot(run).await?.state.summary())
+}
+
+/// Starts a new run of an ended pipeline run's pipeline, with the same parameters. The new
+/// run's answer; the audit trail links it to the one it retries.
+pub async fn retry_run(
+    state: &AppState,
+    tenant: &Tenant,
+    actor: &Principal,
+    run: &str,
+) -> Result<RunSummary, CommandError> {
+    let ended = tenant.runs.snapshot(run).await?.state;
+    let Some(pipeline) = ended.pipeline.clone() else {
+        return Err(CommandError::NotRetriable(run.to_owned()));
+    };
+    if !ended.status.is_terminal() {
+        return Err(CommandError::StillGoing(run.to_owned()));
+    }
+    let (summary, _) =
+        start_pipeline_run(state, tenant, actor, &pipeline, &ended.params, None).await?;
+    state
+        .auth
+        .record(actor, "run.retry", &summary.id, &format!("retry of {run}"))
+        .await;
+    Ok(summary)
 }
 
 /// What a run the server stopped in the middle of says about it.

@@ -117,7 +117,10 @@ impl From<CommandError> for AppError {
         match e {
             CommandError::UnknownPipeline(_) => AppError::NotFound(e.to_string()),
             CommandError::Run(e) => e.into(),
-            CommandError::NotRunning(_) => AppError::Conflict(e.to_string()),
+            CommandError::NotRunning(_) | CommandError::StillGoing(_) => {
+                AppError::Conflict(e.to_string())
+            }
+            CommandError::NotRetriable(_) => AppError::Unprocessable(e.to_string()),
             CommandError::BadParams(_) | CommandError::BadRunId(_) | CommandError::BadGraph(_) => {
                 AppError::Unprocessable(e.to_string())
             }

@@ -2,7 +2,7 @@
 //! cancel, and the WebSocket's handshake.
 
 use super::auth::{Action, Caller, Grant};
-use super::commands::{cancel_run, create_adhoc_run, start_pipeline_run};
+use super::commands::{cancel_run, create_adhoc_run, retry_run, start_pipeline_run};
 use super::error::AppError;
 use super::extract::{ApiQuery, Body, MAX_BODY_BYTES};
 use super::feed::Resume;
@@ -38,6 +38,7 @@ pub fn router() -> Router<AppState> {
         .route("/runs/{id}/events", get(get_events).post(post_events))
         .route("/runs/{id}/steps/{step}/logs", get(get_logs))
         .route("/runs/{id}/cancel", post(post_cancel))
+        .route("/runs/{id}/retry", post(post_retry))
         .route("/ws", get(ws_handler))
         .merge(super::auth::admin::router())
         .route("/openapi.json", get(super::openapi::document))
@@ -408,4 +409,24 @@ pub(crate) async fn post_cancel(
     caller.require(Action::Operate)?;
     let tenant = state.tenants.get(&caller.tenant).await?;
     Ok(Json(cancel_run(&state, &tenant, &caller, &id).await?).into_response())
+}
+
+#[utoipa::path(post, path = "/api/v1/runs/{id}/retry", tag = "runs",
+    params(("id" = String, Path, description = "The run to retry")),
+    responses(
+        (status = 201, description = "A new run of the same pipeline with the same parameters", body = RunSummary),
+        (status = 404, description = "No such run", body = ErrorBody),
+        (status = 409, description = "The run is still going", body = ErrorBody),
+        (status = 422, description = "An ad-hoc run (its producer retries it)", body = ErrorBody),
+        Refusals,
+    ))]
+pub(crate) async fn post_retry(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    caller.require(Action::Operate)?;
+    let tenant = state.tenants.get(&caller.tenant).await?;
+    let summary = retry_run(&state, &tenant, &caller, &id).await?;
+    Ok((StatusCode::CREATED, Json(summary)).into_response())
 }

@@ -140,6 +140,7 @@ impl Modify for BearerAuth {
         http::post_events,
         http::get_logs,
         http::post_cancel,
+        http::post_retry,
         admin::create_token,
         admin::list_tokens,
         admin::revoke_token,

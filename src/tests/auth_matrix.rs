@@ -133,6 +133,7 @@ fn calls(run: &str) -> Vec<Call> {
             None,
             "operate",
         ),
+        call("POST", format!("/api/v1/runs/{run}/retry"), None, "operate"),
         call(
             "POST",
             "/api/v1/runs".into(),

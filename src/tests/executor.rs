@@ -409,3 +409,56 @@ run = "echo must not run; exit 1"
     assert_eq!(end["percent"], 100.0);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ended_run_is_retried_with_its_parameters() {
+    let dir = pipelines(&[
+        (
+            "flaky.toml",
+            "id = 'flaky'\n[params.target]\ndefault = 'a'\nchoices = ['a', 'b']\n[[steps]]\nid = 'x'\nrun = 'exit 1'\n",
+        ),
+        ("sleepy.toml", "id = 'sleepy'\n[[steps]]\nid = 'z'\nrun = 'sleep 5'\n"),
+    ]);
+    let data = tempfile::tempdir().unwrap();
+    let server = TestServer::start(data.path(), Some(dir.path().to_path_buf())).await;
+    let (code, started) = server
+        .post(
+            "/api/v1/runs",
+            &json!({"pipeline": "flaky", "params": {"target": "b"}}),
+        )
+        .await;
+    assert_eq!(code, 201);
+    let first = started["id"].as_str().unwrap().to_owned();
+    assert_eq!(server.wait_finished(&first).await["status"], "failed");
+    let (code, retried) = server
+        .post(&format!("/api/v1/runs/{first}/retry"), &json!({}))
+        .await;
+    assert_eq!(code, 201, "{retried}");
+    let second = retried["id"].as_str().unwrap();
+    assert_ne!(second, first);
+    assert_eq!(retried["pipeline"], "flaky");
+    let end = server.wait_finished(second).await;
+    assert_eq!(end["params"]["target"], "b", "the same parameters");
+    let (_, audit) = server.get("/api/v1/audit?action=run.retry").await;
+    assert_eq!(audit["entries"][0]["target"], second);
+    assert_eq!(audit["entries"][0]["detail"], format!("retry of {first}"));
+
+    let going = server.start_run("sleepy").await;
+    let (code, body) = server
+        .post(&format!("/api/v1/runs/{going}/retry"), &json!({}))
+        .await;
+    assert_eq!(code, 409, "{body}");
+    server
+        .post(&format!("/api/v1/runs/{going}/cancel"), &json!({}))
+        .await;
+    let adhoc = server.adhoc_run("produced").await;
+    let (code, body) = server
+        .post(&format!("/api/v1/runs/{adhoc}/retry"), &json!({}))
+        .await;
+    assert_eq!(code, 422, "{body}");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("producer"));
+    server.stop().await;
+}

@@ -22,6 +22,7 @@ async fn every_endpoint_is_described_and_the_document_is_public() {
         ("/api/v1/runs/{id}/events", "post"),
         ("/api/v1/runs/{id}/steps/{step}/logs", "get"),
         ("/api/v1/runs/{id}/cancel", "post"),
+        ("/api/v1/runs/{id}/retry", "post"),
         ("/api/v1/tokens", "get"),
         ("/api/v1/tokens", "post"),
         ("/api/v1/tokens/{jti}", "delete"),

@@ -1,8 +1,8 @@
 //! The run header: name, id, overall status, weighted percentage, live elapsed time, the
 //! connection indicator, and the actions that fit the run's state.
 
-use crate::api::functions::CancelRun;
-use crate::domain::RunState;
+use crate::api::functions::{CancelRun, RetryRun};
+use crate::domain::{RunState, Status};
 use crate::ui::conn::Conn;
 use crate::ui::format;
 use chrono::{DateTime, Utc};
@@ -36,6 +36,9 @@ pub fn RunHeader(
     let (id, name, pipeline) =
         state.with_untracked(|s| (s.id.clone(), s.name.clone(), s.pipeline.clone()));
     let cancel_id = id.clone();
+    let retry_id = id.clone();
+    // Pipeline runs are retried here; a producer retries its own.
+    let retriable = pipeline.is_some();
     let pipeline_link =
         pipeline.map(|p| view! { <a class="crumb" href=format!("/pipelines/{p}")>{p.clone()}</a> });
     view! {
@@ -60,11 +63,27 @@ pub fn RunHeader(
                 <Show when=move || !status.get().is_terminal()>
                     <CancelButton run=cancel_id.clone()/>
                 </Show>
+                <Show when=move || retriable && matches!(status.get(), Status::Failed | Status::Cancelled)>
+                    <RetryButton run=retry_id.clone()/>
+                </Show>
             </div>
             <div class="run-bar" role="progressbar" aria-valuemin="0" aria-valuemax="100" aria-valuenow=move || format!("{:.0}", percent.get())>
                 <div class="run-bar-fill" data-status=move || status.get().as_str() style=move || format!("width: {:.2}%", percent.get())></div>
             </div>
         </header>
+    }
+}
+
+/// Starts the run's pipeline again with the same parameters and opens the new run; a plain
+/// form post without JavaScript.
+#[component]
+fn RetryButton(run: String) -> impl IntoView {
+    let retry = ServerAction::<RetryRun>::new();
+    view! {
+        <ActionForm action=retry attr:class="retry-run">
+            <input type="hidden" name="run" value=run/>
+            <button type="submit" class="button" disabled=move || retry.pending().get()>"Retry"</button>
+        </ActionForm>
     }
 }
 

@@ -10,7 +10,7 @@ use std::str::FromStr;
 pub enum Action {
     /// See pipelines, runs, events and logs (pages, API reads, live stream).
     View,
-    /// Start and cancel runs.
+    /// Start, cancel and retry runs.
     Operate,
     /// Manage tokens and read the audit trail.
     Administer,
@@ -23,7 +23,7 @@ impl Action {
     fn verb(self) -> &'static str {
         match self {
             Action::View => "view runs",
-            Action::Operate => "start or cancel runs",
+            Action::Operate => "start, cancel or retry runs",
             Action::Administer => "manage tokens or read the audit trail",
             Action::Ingest => "report progress",
         }
@@ -35,7 +35,7 @@ impl Action {
 pub enum Role {
     /// Sees everything of its tenant.
     Viewer,
-    /// A viewer who also starts and cancels runs.
+    /// A viewer who also starts, cancels and retries runs.
     Operator,
     /// An operator who also manages tokens and reads the audit trail, and may report.
     Admin,

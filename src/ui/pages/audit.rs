@@ -11,10 +11,11 @@ use leptos_router::hooks::use_query_map;
 const PAGE: u32 = 100;
 
 /// The actions the filter offers (prefixes match their sub-actions).
-const ACTIONS: [&str; 8] = [
+const ACTIONS: [&str; 9] = [
     "run",
     "run.start",
     "run.cancel",
+    "run.retry",
     "sign_in",
     "sign_in.failed",
     "sign_out",
