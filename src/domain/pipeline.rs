@@ -22,6 +22,9 @@ pub struct ParamSpec {
     pub choices: Vec<String>,
     #[serde(default)]
     pub description: Option<String>,
+    /// A run cannot start without a (non-empty) value.
+    #[serde(default)]
+    pub required: bool,
 }
 
 /// One validated step.
@@ -206,8 +209,8 @@ impl Pipeline {
         }
     }
 
-    /// The parameters of a run: defaults filled in, unknown keys and values outside the
-    /// choices rejected with a message naming the parameter.
+    /// The parameters of a run: defaults filled in, unknown keys, missing required values and
+    /// values outside the choices rejected with a message naming the parameter.
     pub fn resolve_params(
         &self,
         given: &BTreeMap<String, String>,
@@ -222,6 +225,9 @@ impl Pipeline {
                 .cloned()
                 .or_else(|| spec.default.clone())
                 .unwrap_or_default();
+            if spec.required && value.trim().is_empty() {
+                return Err(format!("parameter `{key}` is required"));
+            }
             if !spec.choices.is_empty() && !spec.choices.contains(&value) {
                 return Err(format!(
                     "parameter `{key}` must be one of {}",
@@ -397,5 +403,19 @@ run = "echo undo"
             p.resolve_params(&unknown).unwrap_err(),
             "unknown parameter `colour`"
         );
+        let ticketed = Pipeline::parse(
+            "t.toml",
+            "id = 't'\n[params.ticket]\nrequired = true\n[[steps]]\nid = 'a'\n",
+        )
+        .unwrap();
+        let blank = BTreeMap::from([("ticket".to_owned(), " ".to_owned())]);
+        for given in [BTreeMap::new(), blank] {
+            assert_eq!(
+                ticketed.resolve_params(&given).unwrap_err(),
+                "parameter `ticket` is required"
+            );
+        }
+        let given = BTreeMap::from([("ticket".to_owned(), "OPS-1".to_owned())]);
+        assert_eq!(ticketed.resolve_params(&given).unwrap()["ticket"], "OPS-1");
     }
 }

@@ -220,6 +220,38 @@ async fn timeouts_kill_the_step_and_retries_retry_with_parameters_in_the_environ
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_required_parameter_must_be_given_and_the_form_says_so() {
+    let dir = pipelines(&[(
+        "ticketed.toml",
+        "id = 'ticketed'\n[params.ticket]\nrequired = true\ndescription = 'The change ticket'\n[[steps]]\nid = 'a'\nrun = 'true'\n",
+    )]);
+    let data = tempfile::tempdir().unwrap();
+    let server = TestServer::start(data.path(), Some(dir.path().to_path_buf())).await;
+    let (code, body) = server
+        .post("/api/v1/runs", &json!({ "pipeline": "ticketed" }))
+        .await;
+    assert_eq!(
+        (code, body["error"]["message"].as_str()),
+        (422, Some("`params`: parameter `ticket` is required"))
+    );
+    let (code, _) = server
+        .post(
+            "/api/v1/runs",
+            &json!({ "pipeline": "ticketed", "params": { "ticket": "OPS-1" } }),
+        )
+        .await;
+    assert_eq!(code, 201);
+    let (_, page) = server.html("/pipelines/ticketed").await;
+    assert!(page.contains(r#"name="params[ticket]""#), "{page}");
+    assert!(
+        page.contains("required"),
+        "the field is marked required: {page}"
+    );
+    assert!(page.contains("ticket *"));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelling_stops_the_process_and_cancels_what_never_ran() {
     let dir = pipelines(PIPELINES);
     let data = tempfile::tempdir().unwrap();

@@ -42,12 +42,13 @@ fn PipelineDetail(data: PipelineView) -> impl IntoView {
     );
     let steps = StepSignals::new(data.graph.steps.iter().map(|s| s.id.as_str()), &idle);
     let pending = start.pending();
+    // The server's message as it is (a bad parameter names itself), without the framework's
+    // prefix.
     let error = move || {
-        start
-            .value()
-            .get()
-            .and_then(Result::err)
-            .map(|e| e.to_string())
+        start.value().get().and_then(Result::err).map(|e| match e {
+            ServerFnError::ServerError(message) => message,
+            other => other.to_string(),
+        })
     };
     view! {
         <Title text=format!("{} · Signalbox", card.name)/>
@@ -62,18 +63,20 @@ fn PipelineDetail(data: PipelineView) -> impl IntoView {
                     {card.params.iter().map(|(key, spec)| {
                         let name = format!("params[{key}]");
                         let value = spec.default.clone().unwrap_or_default();
+                        let required = spec.required;
                         let field = if spec.choices.is_empty() {
-                            view! { <input type="text" name=name value=value/> }.into_any()
+                            view! { <input type="text" name=name value=value required=required/> }.into_any()
                         } else {
                             view! {
-                                <select name=name>
+                                <select name=name required=required>
                                     {spec.choices.iter().map(|choice| view! {
                                         <option value=choice.clone() selected=*choice == value>{choice.clone()}</option>
                                     }).collect_view()}
                                 </select>
                             }.into_any()
                         };
-                        view! { <label class="param"><span>{key.clone()}</span>{field}</label> }
+                        let label = if required { format!("{key} *") } else { key.clone() };
+                        view! { <label class="param" title=spec.description.clone().unwrap_or_default()><span>{label}</span>{field}</label> }
                     }).collect_view()}
                     <button type="submit" class="button primary" disabled=pending>"Start run"</button>
                 </ActionForm>
