@@ -51,6 +51,11 @@ async fn a_silent_producers_run_ends_as_failed_and_a_chatty_one_does_not() {
         silent["steps"]["c"]["status"], "failed",
         "its running step ends with it"
     );
+    let (_, page) = server.html("/runs/silent").await;
+    assert!(
+        page.contains("no report for 1s: the producer seems gone"),
+        "the page says why it failed"
+    );
     let (_, chatty): (u16, Value) = server.get("/api/v1/runs/chatty").await;
     assert_eq!(chatty["status"], "running", "{chatty}");
     let (_, run): (u16, Value) = server.get(&format!("/api/v1/runs/{executed}")).await;

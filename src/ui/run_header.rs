@@ -1,5 +1,6 @@
-//! The run header: name, id, overall status, weighted percentage, live elapsed time, the
-//! connection indicator, and the actions that fit the run's state.
+//! The run header: name, id, the run's message (why it failed, say), overall status,
+//! weighted percentage, live elapsed time, the connection indicator, and the actions that fit
+//! the run's state.
 
 use crate::api::functions::{CancelRun, RetryRun};
 use crate::domain::{RunState, Status};
@@ -46,6 +47,7 @@ pub fn RunHeader(
             <div class="run-title">
                 <div class="crumbs">{pipeline_link}<span class="run-id">{id}</span></div>
                 <h1>{name}</h1>
+                <p class="run-message">{move || state.with(|s| s.message.clone())}</p>
             </div>
             <div class="run-facts">
                 <span class="run-status badge" data-status=move || status.get().as_str()>{move || status.get().as_str()}</span>
