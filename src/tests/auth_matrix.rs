@@ -243,28 +243,18 @@ async fn every_path_refuses_bad_credentials_and_checks_the_role() {
     assert_eq!(status, 201, "{body}");
 
     // A revoked token is one more bad credential.
-    let issued: Value = server
-        .http
-        .post(server.url("/api/v1/tokens"))
-        .bearer_auth(&admin)
-        .json(&json!({"user": "gone", "role": "admin", "ttl": "1h"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let revoked = server
-        .http
-        .delete(server.url(&format!(
-            "/api/v1/tokens/{}",
-            issued["jti"].as_str().unwrap()
-        )))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(revoked.status(), 200);
+    let (_, issued) = server
+        .post_as(
+            "/api/v1/tokens",
+            &admin,
+            &json!({"user": "gone", "role": "admin", "ttl": "1h"}),
+        )
+        .await;
+    let jti = issued["jti"].as_str().unwrap();
+    let (status, _) = server
+        .delete_as(&format!("/api/v1/tokens/{jti}"), &admin)
+        .await;
+    assert_eq!(status, 200);
     let mut bad = bad_credentials();
     bad.push(("revoked", issued["token"].as_str().unwrap().to_owned()));
 

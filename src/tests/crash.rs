@@ -3,7 +3,7 @@
 //! is stored exactly once, seqs are gapless, the database passes `PRAGMA integrity_check`, and
 //! no step process is left, not even one that escaped its process group.
 
-use crate::support::{pipelines, progress_event};
+use crate::support::{pipelines, progress_event, wait_until_ready};
 use serde_json::{json, Value};
 use sqlx::Row;
 use std::collections::BTreeSet;
@@ -37,17 +37,7 @@ impl Process {
             .stdout(Stdio::null())
             .spawn()
             .unwrap();
-        let http = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while http
-            .get(format!("http://{addr}/readyz"))
-            .send()
-            .await
-            .map_or(true, |r| !r.status().is_success())
-        {
-            assert!(Instant::now() < deadline, "the server did not start");
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
+        wait_until_ready(addr).await;
         Process { child, addr }
     }
 

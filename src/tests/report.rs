@@ -241,15 +241,14 @@ async fn the_report_command_sends_its_token() {
         c.security.secret = Some(SECRET.to_owned());
     })
     .await;
-    let created = server
-        .http
-        .post(server.url("/api/v1/runs"))
-        .bearer_auth(token(Role::Admin, |_| {}))
-        .json(&json!({"id": "secured", "steps": [{"id": "a"}]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
+    let (status, _) = server
+        .post_as(
+            "/api/v1/runs",
+            &token(Role::Admin, |_| {}),
+            &json!({"id": "secured", "steps": [{"id": "a"}]}),
+        )
+        .await;
+    assert_eq!(status, 201);
     let url = server.url("");
     let reporter = token(Role::Reporter, |c| c.scope.runs = vec!["secured".into()]);
     let (code, stderr) = tokio::task::spawn_blocking(move || {

@@ -176,17 +176,13 @@ async fn revoking_a_token_ends_its_sessions_and_everything_is_audited() {
     .await
     .unwrap()
     .token;
-    let issued: Value = server
-        .http
-        .post(server.url("/api/v1/tokens"))
-        .bearer_auth(&admin)
-        .json(&json!({"user": "bob", "role": "operator", "ttl": "2h"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, issued) = server
+        .post_as(
+            "/api/v1/tokens",
+            &admin,
+            &json!({"user": "bob", "role": "operator", "ttl": "2h"}),
+        )
+        .await;
     let bob = issued["token"].as_str().unwrap().to_owned();
     let jti = issued["jti"].as_str().unwrap().to_owned();
     let (status, _, cookie) = sign_in(&server, &bob).await;
@@ -198,44 +194,23 @@ async fn revoking_a_token_ends_its_sessions_and_everything_is_audited() {
     socket
         .send(json!({"op": "subscribe", "topic": "runs"}))
         .await;
-    let started = server
-        .http
-        .post(server.url("/api/v1/runs"))
-        .bearer_auth(&bob)
-        .json(&json!({"pipeline": "deploy-web"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(started.status(), 201);
-    let run: Value = started.json().await.unwrap();
-    let run = run["id"].as_str().unwrap().to_owned();
-    let cancelled = server
-        .http
-        .post(server.url(&format!("/api/v1/runs/{run}/cancel")))
-        .bearer_auth(&bob)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(cancelled.status(), 200);
+    let (status, started) = server
+        .post_as("/api/v1/runs", &bob, &json!({"pipeline": "deploy-web"}))
+        .await;
+    assert_eq!(status, 201);
+    let run = started["id"].as_str().unwrap().to_owned();
+    let (status, _) = server
+        .post_as(&format!("/api/v1/runs/{run}/cancel"), &bob, &json!({}))
+        .await;
+    assert_eq!(status, 200);
 
-    let revoked = server
-        .http
-        .delete(server.url(&format!("/api/v1/tokens/{jti}")))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(revoked.status(), 200);
+    let (status, _) = server
+        .delete_as(&format!("/api/v1/tokens/{jti}"), &admin)
+        .await;
+    assert_eq!(status, 200);
     assert_eq!(socket.close_code(Duration::from_secs(5)).await, Some(4401));
-    let refused = server
-        .http
-        .get(server.url("/api/v1/runs"))
-        .bearer_auth(&bob)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(refused.status(), 401);
-    let body: Value = refused.json().await.unwrap();
+    let (status, body) = server.get_as("/api/v1/runs", &bob).await;
+    assert_eq!(status, 401);
     assert_eq!(body["error"]["message"], "the token has been revoked");
     assert_eq!(
         get_with_cookie(&server, "/api/v1/runs", &session).await,
@@ -243,25 +218,9 @@ async fn revoking_a_token_ends_its_sessions_and_everything_is_audited() {
     );
     let (_, location, _) = sign_in(&server, &bob).await;
     assert!(location.starts_with("/login?error=revoked"), "{location}");
-    let unknown = server
-        .http
-        .delete(server.url("/api/v1/tokens/nope"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(unknown.status(), 404);
+    assert_eq!(server.delete_as("/api/v1/tokens/nope", &admin).await.0, 404);
 
-    let listed: Value = server
-        .http
-        .get(server.url("/api/v1/tokens"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, listed) = server.get_as("/api/v1/tokens", &admin).await;
     let bobs = listed["tokens"]
         .as_array()
         .unwrap()
@@ -275,16 +234,7 @@ async fn revoking_a_token_ends_its_sessions_and_everything_is_audited() {
         "tokens themselves are never stored"
     );
 
-    let audit: Value = server
-        .http
-        .get(server.url("/api/v1/audit?limit=50"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, audit) = server.get_as("/api/v1/audit?limit=50", &admin).await;
     let entries: Vec<(String, String, String)> = audit["entries"]
         .as_array()
         .unwrap()
@@ -312,16 +262,9 @@ async fn revoking_a_token_ends_its_sessions_and_everything_is_audited() {
         has("bob", "sign_in.failed", ""),
         "a refused sign-in with a verified token is audited in its tenant: {entries:?}"
     );
-    let only_runs: Value = server
-        .http
-        .get(server.url("/api/v1/audit?action=run&actor=bob"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, only_runs) = server
+        .get_as("/api/v1/audit?action=run&actor=bob", &admin)
+        .await;
     let actions: Vec<&str> = only_runs["entries"]
         .as_array()
         .unwrap()
@@ -364,15 +307,14 @@ async fn limits_answer_429_with_retry_after_and_spare_everyone_else() {
     assert!((1..=60).contains(&retry), "{retry}");
 
     let admin = token(Role::Admin, |_| {});
-    let created = server
-        .http
-        .post(server.url("/api/v1/runs"))
-        .bearer_auth(&admin)
-        .json(&json!({"id": "busy", "steps": [{"id": "a"}]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
+    let (status, _) = server
+        .post_as(
+            "/api/v1/runs",
+            &admin,
+            &json!({"id": "busy", "steps": [{"id": "a"}]}),
+        )
+        .await;
+    assert_eq!(status, 201);
     let reporter = token(Role::Reporter, |_| {});
     let burst: Vec<Value> = (0..50)
         .map(|i| json!({"type": "step.progress", "step": "a", "progress": i}))
@@ -459,26 +401,17 @@ run = "printf '%s' \"$SIGNALBOX_TOKEN\" > \"$SIGNALBOX_RUN.token\"; sleep 30"
     .await;
     let operator = token(Role::Operator, |_| {});
     let admin = token(Role::Admin, |_| {});
-    let other = server
-        .http
-        .post(server.url("/api/v1/runs"))
-        .bearer_auth(&admin)
-        .json(&json!({"id": "other", "steps": [{"id": "a"}]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(other.status(), 201);
-    let started: Value = server
-        .http
-        .post(server.url("/api/v1/runs"))
-        .bearer_auth(&operator)
-        .json(&json!({"pipeline": "tokened"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (status, _) = server
+        .post_as(
+            "/api/v1/runs",
+            &admin,
+            &json!({"id": "other", "steps": [{"id": "a"}]}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (_, started) = server
+        .post_as("/api/v1/runs", &operator, &json!({"pipeline": "tokened"}))
+        .await;
     let run = started["id"].as_str().unwrap().to_owned();
     let file = dir.path().join(format!("{run}.token"));
     let mut step_token = String::new();
@@ -503,34 +436,19 @@ run = "printf '%s' \"$SIGNALBOX_TOKEN\" > \"$SIGNALBOX_RUN.token\"; sleep 30"
     };
     assert_eq!(report(&run).await.unwrap().status(), 200);
     assert_eq!(report("other").await.unwrap().status(), 403);
-    let read = server
-        .http
-        .get(server.url(&format!("/api/v1/runs/{run}")))
-        .bearer_auth(&step_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(read.status(), 403, "a step's token only reports");
-    let cancel = server
-        .http
-        .post(server.url(&format!("/api/v1/runs/{run}/cancel")))
-        .bearer_auth(&operator)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(cancel.status(), 200);
+    let (status, _) = server
+        .get_as(&format!("/api/v1/runs/{run}"), &step_token)
+        .await;
+    assert_eq!(status, 403, "a step's token only reports");
+    let (status, _) = server
+        .post_as(&format!("/api/v1/runs/{run}/cancel"), &operator, &json!({}))
+        .await;
+    assert_eq!(status, 200);
     // Until the run has ended (`wait_finished` asks without credentials).
     for _ in 0..200 {
-        let state: Value = server
-            .http
-            .get(server.url(&format!("/api/v1/runs/{run}")))
-            .bearer_auth(&operator)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let (_, state) = server
+            .get_as(&format!("/api/v1/runs/{run}"), &operator)
+            .await;
         if state["status"] == "cancelled" {
             break;
         }

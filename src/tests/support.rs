@@ -138,6 +138,37 @@ impl TestServer {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// A request with a bearer token (and a JSON body): status and the JSON answer (`Null`
+    /// when there is none).
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        let mut request = self.http.request(method, self.url(path)).bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get_as(&self, path: &str, token: &str) -> (u16, Value) {
+        self.call(reqwest::Method::GET, path, token, None).await
+    }
+
+    pub async fn post_as(&self, path: &str, token: &str, body: &Value) -> (u16, Value) {
+        self.call(reqwest::Method::POST, path, token, Some(body))
+            .await
+    }
+
+    pub async fn delete_as(&self, path: &str, token: &str) -> (u16, Value) {
+        self.call(reqwest::Method::DELETE, path, token, None).await
+    }
+
     /// Starts a pipeline run and returns its id.
     pub async fn start_run(&self, pipeline: &str) -> String {
         let (status, body) = self
@@ -196,6 +227,24 @@ impl TestServer {
 
 /// `step.progress` events for ad-hoc runs made by [`TestServer::adhoc_run`]: cycling through
 /// steps `a` and `c` (which need nothing), percent rising with `i`.
+/// Waits (up to 30 s) until a server started as a separate process answers `/readyz`.
+pub async fn wait_until_ready(addr: SocketAddr) {
+    let http = reqwest::Client::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while http
+        .get(format!("http://{addr}/readyz"))
+        .send()
+        .await
+        .map_or(true, |r| !r.status().is_success())
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the server did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
 pub fn progress_event(i: u64) -> Value {
     let step = if i.is_multiple_of(2) { "a" } else { "c" };
     json!({ "type": "step.progress", "step": step, "progress": (i % 100) as f64, "message": format!("m{i}"), "id": format!("e{i}") })

@@ -3,6 +3,7 @@
 //! the session cookie, a tampered copy), leaves none of them in its output.
 
 use crate::auth_matrix::SECRET;
+use crate::support::wait_until_ready;
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -45,16 +46,7 @@ async fn no_token_or_session_reaches_the_log() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while http
-        .get(format!("http://{addr}/readyz"))
-        .send()
-        .await
-        .map_or(true, |r| !r.status().is_success())
-    {
-        assert!(Instant::now() < deadline, "the server did not start");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    wait_until_ready(addr).await;
 
     let created = Command::new(binary)
         .args([

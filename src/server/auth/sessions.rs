@@ -50,7 +50,7 @@ enum Credential {
 }
 
 /// The SHA-256 of a session cookie, as stored.
-pub(super) fn hash(secret: &str) -> String {
+fn hash(secret: &str) -> String {
     Sha256::digest(secret.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -58,7 +58,7 @@ pub(super) fn hash(secret: &str) -> String {
 }
 
 /// The value of one cookie in the request's `Cookie` headers.
-pub(super) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
