@@ -172,9 +172,7 @@ impl Reporter {
     }
 
     pub fn started(&self, step: &str) {
-        self.event(EventKind::StepStarted {
-            step: step.to_owned(),
-        });
+        self.event(EventKind::step_started(step));
     }
 
     /// Progress in percent (0–100), with an optional message.

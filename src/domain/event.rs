@@ -28,8 +28,17 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         message: Option<String>,
     },
+    /// A step starts, or (with the next `attempt` number while it runs) starts again: a retry.
     #[serde(rename = "step.started")]
-    StepStarted { step: String },
+    StepStarted {
+        step: String,
+        /// Which attempt starts: 1, 2, 3… in order; absent means the next one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        attempt: Option<u32>,
+        /// How many attempts the step may make in all, when the producer knows.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_attempts: Option<u32>,
+    },
     #[serde(rename = "step.progress")]
     StepProgress {
         step: String,
@@ -52,10 +61,19 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// A step's first (or next) attempt starts, with no attempt numbers given.
+    pub fn step_started(step: impl Into<String>) -> Self {
+        EventKind::StepStarted {
+            step: step.into(),
+            attempt: None,
+            max_attempts: None,
+        }
+    }
+
     /// The step this event is about, if any.
     pub fn step(&self) -> Option<&str> {
         match self {
-            EventKind::StepStarted { step }
+            EventKind::StepStarted { step, .. }
             | EventKind::StepProgress { step, .. }
             | EventKind::StepWarning { step, .. }
             | EventKind::StepFinished { step, .. } => Some(step),
@@ -98,6 +116,8 @@ pub enum EventError {
     BadId,
     #[error("`step` must not be empty")]
     EmptyStep,
+    #[error("`attempt` must be at least 1 and at most `max_attempts`")]
+    BadAttempt,
     #[error("`status` of a finished event must be final (success, warning, failed, skipped or cancelled), got `{0}`")]
     NotFinal(Status),
 }
@@ -126,6 +146,16 @@ impl NewEvent {
             EventKind::StepProgress {
                 progress: Some(p), ..
             } if !(0.0..=100.0).contains(p) => Err(EventError::ProgressOutOfRange(*p)),
+            EventKind::StepStarted {
+                attempt,
+                max_attempts,
+                ..
+            } if attempt == &Some(0)
+                || max_attempts == &Some(0)
+                || attempt.zip(*max_attempts).is_some_and(|(a, m)| a > m) =>
+            {
+                Err(EventError::BadAttempt)
+            }
             EventKind::RunFinished { status, .. } | EventKind::StepFinished { status, .. }
                 if !status.is_terminal() =>
             {
@@ -207,7 +237,7 @@ mod tests {
             .contains("status"));
         let long_id = NewEvent {
             id: Some("x".repeat(129)),
-            ..NewEvent::new(EventKind::StepStarted { step: "a".into() })
+            ..NewEvent::new(EventKind::step_started("a"))
         };
         assert_eq!(long_id.validate(), Err(EventError::BadId));
     }

@@ -24,6 +24,13 @@ pub struct StepState {
     pub finished_at: Option<DateTime<Utc>>,
     /// Share of the run's overall percentage (copied from the graph).
     pub weight: f64,
+    /// When each retry began (attempt 2, 3, …): the attempt number and per-attempt durations
+    /// follow from it. Empty for a step that ran once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retried_at: Vec<DateTime<Utc>>,
+    /// How many attempts the step may make in all, when its producer said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_attempts: Option<u32>,
 }
 
 impl StepState {
@@ -35,6 +42,14 @@ impl StepState {
                 .num_milliseconds()
                 .max(0),
         )
+    }
+
+    /// The attempt the step is on (or ended with): 1 for its first run, 0 before it started.
+    pub fn attempt(&self) -> u32 {
+        match self.started_at {
+            Some(_) => 1 + self.retried_at.len() as u32,
+            None => 0,
+        }
     }
 }
 
@@ -85,8 +100,10 @@ pub enum ApplyError {
     UnknownStep(String),
     #[error("`step`: step `{step}` already finished as {status}")]
     StepFinished { step: String, status: Status },
-    #[error("`type`: step `{0}` already started")]
+    #[error("`type`: step `{0}` already started (send the next `attempt` to retry it)")]
     StepAlreadyStarted(String),
+    #[error("`attempt`: step `{step}` is on attempt {current}; the next is {}", current + 1)]
+    AttemptOutOfOrder { step: String, current: u32 },
     #[error("`type`: the run already finished as {0}")]
     RunFinished(Status),
     #[error("`type`: the run already started")]
@@ -157,13 +174,36 @@ impl RunState {
                 self.finished_at = Some(ts);
                 self.started_at.get_or_insert(ts);
             }
-            EventKind::StepStarted { step } => {
+            EventKind::StepStarted {
+                step,
+                attempt,
+                max_attempts,
+            } => {
                 let state = self.open_step(step)?;
-                if state.status == Status::Running {
+                let current = state.attempt();
+                let retry = state.status == Status::Running;
+                if retry && attempt.is_none() {
                     return Err(ApplyError::StepAlreadyStarted(step.clone()));
                 }
-                state.status = Status::Running;
-                state.started_at = Some(ts);
+                if attempt.is_some_and(|n| n != current + 1) {
+                    return Err(ApplyError::AttemptOutOfOrder {
+                        step: step.clone(),
+                        current,
+                    });
+                }
+                if retry {
+                    // A new attempt starts from nothing; its warnings so far still happened.
+                    state.retried_at.push(ts);
+                    state.progress = 0.0;
+                    state.rows = None;
+                    state.message = None;
+                } else {
+                    state.status = Status::Running;
+                    state.started_at = Some(ts);
+                }
+                if max_attempts.is_some() {
+                    state.max_attempts = *max_attempts;
+                }
                 self.mark_running(ts);
             }
             EventKind::StepProgress {
@@ -362,7 +402,7 @@ mod tests {
                     params: BTreeMap::from([("env".into(), "prod".into())]),
                 },
             ),
-            ev(2, 2, EventKind::StepStarted { step: "a".into() }),
+            ev(2, 2, EventKind::step_started("a")),
             ev(3, 3, progress("a", 50.0)),
             ev(4, 4, finished("a", Status::Success)),
             ev(5, 5, progress("b", 20.0)),
@@ -402,6 +442,66 @@ mod tests {
         assert_eq!(state.steps["a"].warnings, ["disk"]);
     }
 
+    fn attempt(step: &str, n: u32) -> EventKind {
+        EventKind::StepStarted {
+            step: step.into(),
+            attempt: Some(n),
+            max_attempts: Some(3),
+        }
+    }
+
+    #[test]
+    fn a_retry_restarts_the_step_and_counts_attempts() {
+        let mut state = run()
+            .fold(&[
+                ev(1, 1, attempt("a", 1)),
+                ev(2, 2, progress("a", 70.0)),
+                ev(3, 5, attempt("a", 2)),
+            ])
+            .unwrap();
+        let a = &state.steps["a"];
+        assert_eq!((a.attempt(), a.max_attempts), (2, Some(3)));
+        assert_eq!(
+            (a.progress, a.rows, a.message.as_deref()),
+            (0.0, None, None)
+        );
+        assert_eq!(
+            a.started_at,
+            Some(at(1)),
+            "the step's start stays its first"
+        );
+        assert_eq!(a.retried_at, [at(5)]);
+        assert_eq!(state.steps["b"].attempt(), 0);
+        let before = state.clone();
+        assert_eq!(
+            state.apply(&ev(4, 6, EventKind::step_started("a"))),
+            Err(ApplyError::StepAlreadyStarted("a".into()))
+        );
+        assert_eq!(
+            state.apply(&ev(4, 6, attempt("a", 4))),
+            Err(ApplyError::AttemptOutOfOrder {
+                step: "a".into(),
+                current: 2
+            })
+        );
+        assert_eq!(
+            state.apply(&ev(4, 6, attempt("b", 2))),
+            Err(ApplyError::AttemptOutOfOrder {
+                step: "b".into(),
+                current: 0
+            })
+        );
+        assert_eq!(state, before);
+        state
+            .apply(&ev(4, 7, finished("a", Status::Success)))
+            .unwrap();
+        assert_eq!(
+            state.steps["a"].attempt(),
+            2,
+            "a finished step keeps its attempt"
+        );
+    }
+
     #[test]
     fn illegal_transitions_are_errors_and_change_nothing() {
         let mut state = run()
@@ -428,10 +528,10 @@ mod tests {
         );
         assert_eq!(state, before);
         state
-            .apply(&ev(2, 2, EventKind::StepStarted { step: "b".into() }))
+            .apply(&ev(2, 2, EventKind::step_started("b")))
             .unwrap();
         assert_eq!(
-            state.apply(&ev(3, 3, EventKind::StepStarted { step: "b".into() })),
+            state.apply(&ev(3, 3, EventKind::step_started("b"))),
             Err(ApplyError::StepAlreadyStarted("b".into()))
         );
         state
@@ -493,8 +593,7 @@ mod tests {
             let step = prop::sample::select(vec!["a", "b"]).prop_map(str::to_owned);
             let status = prop::sample::select(Status::ALL.to_vec());
             prop_oneof![
-                step.clone()
-                    .prop_map(|step| EventKind::StepStarted { step }),
+                step.clone().prop_map(EventKind::step_started),
                 (step.clone(), 0.0..=100.0f64, any::<Option<u16>>()).prop_map(|(step, p, rows)| {
                     EventKind::StepProgress {
                         step,

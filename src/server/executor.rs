@@ -380,18 +380,26 @@ async fn run_step(context: &RunContext, step: &Step) -> Status {
 /// The attempts of a step with a command.
 async fn run_script(context: &RunContext, step: &Step, script: &str, token: &str) -> Status {
     let mut reporter = Reporter::new(Arc::clone(&context.runs), &context.run, &step.id);
-    reporter
-        .event(EventKind::StepStarted {
-            step: step.id.clone(),
-        })
-        .await;
     let mut env = context.env.clone();
     env.insert("SIGNALBOX_STEP".to_owned(), step.id.clone());
     env.insert("SIGNALBOX_TOKEN".to_owned(), token.to_owned());
     let timeout = step.timeout_ms.map(Duration::from_millis);
     let attempts = step.retries + 1;
     let mut attempt = 1;
+    // Why the previous attempt failed: the new attempt's first message.
+    let mut previous: Option<String> = None;
     let failure = loop {
+        reporter
+            .event(EventKind::StepStarted {
+                step: step.id.clone(),
+                attempt: (attempts > 1).then_some(attempt),
+                max_attempts: (attempts > 1).then_some(attempts),
+            })
+            .await;
+        if let Some(problem) = previous.take() {
+            let message = format!("Retrying ({attempt}/{attempts}) after {problem}");
+            reporter.line("system", OutputLine::Message(message)).await;
+        }
         let launch = Launch {
             script,
             cwd: &context.cwd,
@@ -443,12 +451,7 @@ async fn run_script(context: &RunContext, step: &Step, script: &str, token: &str
             "attempt {} failed ({problem}); retrying ({attempt}/{attempts})",
             attempt - 1
         ));
-        reporter
-            .line(
-                "system",
-                OutputLine::Message(format!("Retrying ({attempt}/{attempts}) after {problem}")),
-            )
-            .await;
+        previous = Some(problem);
     };
     reporter.note(format!("step failed: {failure}"));
     let status = if step.continue_on_error {

@@ -234,7 +234,7 @@ mod tests {
     fn commit(run: &str, seqs: &[Seq]) -> Commit {
         let event = |seq| StoredEvent {
             seq,
-            kind: EventKind::StepStarted { step: "a".into() },
+            kind: EventKind::step_started("a"),
             id: None,
             ts: chrono::Utc::now(),
         };

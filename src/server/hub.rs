@@ -208,7 +208,7 @@ mod tests {
         use crate::domain::EventKind;
         let events = vec![StoredEvent {
             seq: 3,
-            kind: EventKind::StepStarted { step: "a".into() },
+            kind: EventKind::step_started("a"),
             id: Some("k".into()),
             ts: chrono::Utc::now(),
         }];

@@ -23,6 +23,8 @@ struct WireItem {
     progress: Option<f64>,
     message: Option<String>,
     rows: Option<u64>,
+    attempt: Option<u32>,
+    max_attempts: Option<u32>,
     status: Option<Status>,
     params: Option<BTreeMap<String, String>>,
     id: Option<String>,
@@ -52,6 +54,8 @@ impl WireItem {
             },
             "step.started" => EventKind::StepStarted {
                 step: step(self.step)?,
+                attempt: self.attempt,
+                max_attempts: self.max_attempts,
             },
             "step.progress" => EventKind::StepProgress {
                 step: step(self.step)?,

@@ -139,6 +139,16 @@ async fn bad_input_is_rejected_by_name_and_stores_nothing() {
             "event 0: `type`: step `compile` already started",
         ),
         (
+            json!({ "type": "step.started", "step": "compile", "attempt": 3 }),
+            422,
+            "event 0: `attempt`: step `compile` is on attempt 1; the next is 2",
+        ),
+        (
+            json!({ "type": "step.started", "step": "test", "attempt": 2, "max_attempts": 1 }),
+            400,
+            "event 0: `attempt` must be at least 1 and at most `max_attempts`",
+        ),
+        (
             json!({ "type": "run.finished", "status": "running" }),
             400,
             "event 0: `status` of a finished event must be final",

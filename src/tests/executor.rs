@@ -148,7 +148,7 @@ async fn failures_skip_dependants_while_other_branches_finish() {
     let root_done =
         position(&|k| matches!(k, EventKind::StepFinished { step, .. } if step == "root"));
     let sidecar_start =
-        position(&|k| matches!(k, EventKind::StepStarted { step } if step == "sidecar"));
+        position(&|k| matches!(k, EventKind::StepStarted { step, .. } if step == "sidecar"));
     assert!(root_done < sidecar_start);
     server.stop().await;
 }
@@ -202,6 +202,13 @@ async fn timeouts_kill_the_step_and_retries_retry_with_parameters_in_the_environ
         flaky.iter().any(|l| l.contains("retrying (2/3)")),
         "{flaky:?}"
     );
+    assert_eq!(end["steps"]["flaky"]["max_attempts"], 3);
+    assert_eq!(
+        end["steps"]["flaky"]["retried_at"].as_array().map(Vec::len),
+        Some(2),
+        "the node shows attempt 3 of 3: {end}"
+    );
+    assert_eq!(end["steps"]["slow"].get("retried_at"), None, "one attempt");
     assert!(!log_text(&server, &run, "slow")
         .await
         .contains(&"unreachable".to_owned()));

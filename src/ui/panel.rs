@@ -62,6 +62,11 @@ pub fn NodePanel(
                 {fact("Started", time(|s| s.started_at))}
                 {fact("Finished", time(|s| s.finished_at))}
                 {fact("Duration", Box::new(move || current.with(|s| s.duration_ms(clock.get()).map(format::duration).unwrap_or_else(|| "—".into()))))}
+                {fact("Attempt", Box::new(move || current.with(|s| match (s.attempt(), s.max_attempts) {
+                    (0, _) => "—".into(),
+                    (n, Some(max)) => format!("{n} of {max}"),
+                    (n, None) => n.to_string(),
+                })))}
                 {fact("Rows", Box::new(move || current.with(|s| s.rows.map(format::count).unwrap_or_else(|| "—".into()))))}
                 {fact("Message", Box::new(move || current.with(|s| s.message.clone().unwrap_or_else(|| "—".into()))))}
             </dl>

@@ -1,5 +1,6 @@
 //! One node: a rounded card with the kind icon, the name (truncated, full name as tooltip),
-//! a second line with message, rows or duration, a status stripe and icon, and a progress bar.
+//! a second line with message, rows or duration, a status stripe and icon, a progress bar, and
+//! from a step's second attempt on, an attempt badge on its top edge.
 
 use super::icons::{kind_icon, status_icon};
 use crate::domain::layout::{NODE_H, NODE_W};
@@ -12,6 +13,16 @@ pub(super) const NAME_CHARS: usize = 15;
 const DETAIL_CHARS: usize = 16;
 const BAR_X: f64 = 10.0;
 const BAR_W: f64 = NODE_W - 20.0;
+const BADGE_W: f64 = 44.0;
+
+/// Which attempt a retried step is on: "2/3", or "2" when the producer did not say how many.
+fn attempt_label(step: &StepState) -> Option<String> {
+    let attempt = step.attempt();
+    (attempt > 1).then(|| match step.max_attempts {
+        Some(max) => format!("{attempt}/{max}"),
+        None => attempt.to_string(),
+    })
+}
 
 /// The second line: message (with rows) while there is one, else the duration once known.
 pub(super) fn detail(step: &StepState) -> String {
@@ -43,6 +54,7 @@ pub fn NodeView(
 ) -> impl IntoView {
     let status = Memo::new(move |_| step.with(|s| s.status));
     let progress = Memo::new(move |_| step.with(|s| s.progress));
+    let attempt = Memo::new(move |_| step.with(attempt_label));
     let class = move || {
         let mut class = format!("node status-{}", status.get().as_str());
         if selected.get() {
@@ -55,10 +67,12 @@ pub fn NodeView(
     let aria = {
         let name = name.clone();
         move || {
+            let retry = attempt.get().map(|a| format!(", attempt {a}"));
             format!(
-                "{name}: {}, {}",
+                "{name}: {}, {}{}",
                 status.get().as_str(),
-                format::percent(progress.get())
+                format::percent(progress.get()),
+                retry.unwrap_or_default()
             )
         }
     };
@@ -118,6 +132,12 @@ pub fn NodeView(
                     aria-valuemax="100"
                     aria-valuenow=move || format!("{:.0}", progress.get())
                 />
+                {move || attempt.get().map(|label| view! {
+                    <g class="node-attempt" transform=format!("translate({} -9)", NODE_W - BADGE_W - 10.0)>
+                        <rect width=BADGE_W height="18" rx="9"/>
+                        <text x=BADGE_W / 2.0 y="13" text-anchor="middle">{format!("↻ {label}")}</text>
+                    </g>
+                })}
             </a>
         </g>
     }
