@@ -11,6 +11,7 @@ pub mod graph;
 pub mod layout;
 pub mod log;
 pub mod pipeline;
+pub mod plan;
 pub mod run;
 pub mod status;
 
@@ -19,5 +20,6 @@ pub use graph::{Graph, GraphError, GraphStep};
 pub use layout::{EdgePath, Layout, NodeBox};
 pub use log::LogLine;
 pub use pipeline::{ParamSpec, Pipeline, PipelineError, Step};
+pub use plan::{Plan, PlannedAction, PlannedStep};
 pub use run::{ApplyError, RunState, RunSummary, StepState};
 pub use status::Status;

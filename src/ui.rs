@@ -8,6 +8,7 @@ mod graph;
 mod live;
 mod pages;
 mod panel;
+mod plan;
 mod run_header;
 pub(crate) mod user_menu;
 

@@ -114,7 +114,7 @@ test.describe('pages', () => {
 
       // The start form: a "Start run" submit button; visible fields are params[<key>].
       const form = page.locator('form.start-run');
-      await expect(form.locator('button[type=submit]')).toHaveText(/Start run/);
+      await expect(form.locator('button[type=submit]:not([name=plan])')).toHaveText(/Start run/);
       const names = await form
         .locator('input:not([type=hidden]):not([type=submit]), select, textarea')
         .evaluateAll((els) => els.map((e) => e.getAttribute('name') ?? ''));

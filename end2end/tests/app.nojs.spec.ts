@@ -82,7 +82,7 @@ for (const id of DEMO_PIPELINES) {
     for (const step of nodes.keys()) expect(html).toContain(`data-step="${step}"`);
     for (const e of edges) expect(html).toContain(`data-from="${e.from}"`);
     if (id === 'deploy-web') expect([...nodes.keys()].sort()).toEqual([...DEPLOY_WEB_CHAIN].sort());
-    const button = page.locator('form.start-run button[type=submit]');
+    const button = page.locator('form.start-run button[type=submit]:not([name=plan])');
     await expect(button).toHaveText(/Start run/);
   });
 }

@@ -152,7 +152,7 @@ export async function checkStaticGraph(page: Page) {
 /** Click "Start run" on a pipeline page and wait for the run page; returns the run id. */
 export async function startRun(page: Page, pipeline: string): Promise<string> {
   await page.goto(`/pipelines/${pipeline}`);
-  const button = page.locator('form.start-run button[type=submit]');
+  const button = page.locator('form.start-run button[type=submit]:not([name=plan])');
   await expect(button).toHaveText(/Start run/);
   await button.click();
   await page.waitForURL(RUN_URL, { timeout: 20_000 });

@@ -114,12 +114,20 @@ pub async fn recent_runs(limit: u32) -> Result<Vec<RunSummary>, ServerFnError> {
     tenant.runs.list(&filter).await.map_err(failed)
 }
 
+/// A pipeline page; with `plan`, also the dry run of a run with those parameters.
 #[server(prefix = "/fn")]
-pub async fn load_pipeline(id: String) -> Result<Option<PipelineView>, ServerFnError> {
+pub async fn load_pipeline(
+    id: String,
+    plan: Option<BTreeMap<String, String>>,
+) -> Result<Option<PipelineView>, ServerFnError> {
     let (_, tenant) = caller(Action::View).await?;
+    let plan = plan.map(|params| {
+        crate::server::commands::plan_pipeline_run(&tenant, &id, &params).map_err(|e| e.to_string())
+    });
     Ok(tenant.catalog.get(&id).map(|entry| PipelineView {
         card: PipelineCard::from(entry.pipeline.as_ref()),
         graph: entry.pipeline.run_graph(),
+        plan,
         layout: Some(Arc::clone(&entry.layout)),
     }))
 }

@@ -1,6 +1,6 @@
 //! What the pages load through server functions.
 
-use crate::domain::{Graph, Layout, ParamSpec, Pipeline, RunState};
+use crate::domain::{Graph, Layout, ParamSpec, Pipeline, Plan, RunState};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -29,11 +29,13 @@ impl From<&Pipeline> for PipelineCard {
     }
 }
 
-/// A pipeline page: its card and graph.
+/// A pipeline page: its card and graph, and the dry run it was asked for (the plan, or why
+/// there is none: a bad parameter names itself).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PipelineView {
     pub card: PipelineCard,
     pub graph: Graph,
+    pub plan: Option<Result<Plan, String>>,
     /// See [`RunView::layout`].
     #[serde(skip)]
     pub layout: Option<Arc<Layout>>,

@@ -40,6 +40,9 @@ pub struct Step {
     pub retries: u32,
     pub continue_on_error: bool,
     pub weight: f64,
+    /// Run only when each named parameter has one of the listed values; otherwise the step
+    /// (and whatever needs it) ends `skipped`.
+    pub when: BTreeMap<String, Vec<String>>,
 }
 
 /// A validated pipeline definition.
@@ -99,6 +102,25 @@ struct StepFile {
     #[serde(default)]
     continue_on_error: bool,
     weight: Option<f64>,
+    #[serde(default)]
+    when: BTreeMap<String, OneOrMany>,
+}
+
+/// `when = { environment = "production" }` or `{ environment = ["staging", "production"] }`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    fn into_vec(self) -> Vec<String> {
+        match self {
+            OneOrMany::One(value) => vec![value],
+            OneOrMany::Many(values) => values,
+        }
+    }
 }
 
 /// Default bound on concurrently running steps when a file gives none.
@@ -134,6 +156,11 @@ impl Pipeline {
         }
         let steps = convert_steps(raw.steps, &mut |p| errors.push(err(p)));
         let on_failure = convert_steps(raw.on_failure, &mut |p| errors.push(err(p)));
+        for step in steps.iter().chain(&on_failure) {
+            for problem in condition_problems(step, &raw.params) {
+                errors.push(err(problem));
+            }
+        }
         let pipeline = Pipeline {
             name: raw.name.unwrap_or_else(|| raw.id.clone()),
             id: raw.id,
@@ -240,7 +267,48 @@ impl Pipeline {
     }
 }
 
+/// What is wrong with a step's `when`: unknown parameters, no values, values outside the
+/// parameter's choices (a typo would otherwise skip the step for ever).
+fn condition_problems(step: &Step, params: &BTreeMap<String, ParamSpec>) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (key, values) in &step.when {
+        let Some(spec) = params.get(key) else {
+            problems.push(format!(
+                "step `{}`: when: unknown parameter `{key}`",
+                step.id
+            ));
+            continue;
+        };
+        if values.is_empty() {
+            problems.push(format!("step `{}`: when: `{key}` lists no values", step.id));
+        }
+        if let Some(value) = values
+            .iter()
+            .find(|v| !spec.choices.is_empty() && !spec.choices.contains(v))
+        {
+            problems.push(format!(
+                "step `{}`: when: `{value}` is not one of the choices of `{key}`",
+                step.id
+            ));
+        }
+    }
+    problems
+}
+
 impl Step {
+    /// Why this step does not run with these (resolved) parameters, or `None` when it runs.
+    pub fn condition_unmet(&self, params: &BTreeMap<String, String>) -> Option<String> {
+        self.when.iter().find_map(|(key, values)| {
+            let value = params.get(key).map(String::as_str).unwrap_or_default();
+            (!values.iter().any(|v| v == value)).then(|| {
+                format!(
+                    "skipped: `{key}` is \"{value}\"; runs only for {}",
+                    values.join(" or ")
+                )
+            })
+        })
+    }
+
     fn graph_step(&self) -> GraphStep {
         GraphStep {
             id: self.id.clone(),
@@ -271,6 +339,11 @@ fn convert_steps(raw: Vec<StepFile>, report: &mut dyn FnMut(String)) -> Vec<Step
                 retries: s.retries,
                 continue_on_error: s.continue_on_error,
                 weight: s.weight.unwrap_or(1.0),
+                when: s
+                    .when
+                    .into_iter()
+                    .map(|(key, values)| (key, values.into_vec()))
+                    .collect(),
                 id: s.id,
             }
         })

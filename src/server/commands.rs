@@ -8,7 +8,7 @@ use super::state::AppState;
 use super::store::RunRecord;
 use super::tenants::Tenant;
 use super::waiting::{wait_for, Waited};
-use crate::domain::{Graph, RunState, RunSummary, Status};
+use crate::domain::{Graph, Plan, RunState, RunSummary, Status};
 use chrono::Utc;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -63,6 +63,24 @@ fn random_hex() -> String {
 /// A fresh run id: the pipeline (or "run") plus 12 random hex digits.
 fn new_run_id(prefix: &str) -> String {
     format!("{prefix}-{}", random_hex())
+}
+
+/// A dry run: the plan of a run of a catalog pipeline with `params`, executing nothing. The
+/// parameters are checked exactly as for a real start.
+pub fn plan_pipeline_run(
+    tenant: &Tenant,
+    pipeline: &str,
+    params: &BTreeMap<String, String>,
+) -> Result<Plan, CommandError> {
+    let entry = tenant
+        .catalog
+        .get(pipeline)
+        .ok_or_else(|| CommandError::UnknownPipeline(pipeline.to_owned()))?;
+    let params = entry
+        .pipeline
+        .resolve_params(params)
+        .map_err(CommandError::BadParams)?;
+    Ok(entry.pipeline.plan(&params))
 }
 
 /// Starts a run of a catalog pipeline with the built-in executor.

@@ -53,6 +53,8 @@ struct RunContext {
     run: String,
     cwd: PathBuf,
     env: BTreeMap<String, String>,
+    /// The run's parameters, for the steps' `when` conditions.
+    params: BTreeMap<String, String>,
     cancel: CancellationToken,
     stopping: Arc<AtomicBool>,
     auth: Arc<Auth>,
@@ -210,6 +212,7 @@ impl Executor {
             run: run.to_owned(),
             cwd,
             env,
+            params,
             cancel: cancel.clone(),
             stopping: Arc::clone(&self.stopping),
             auth: Arc::clone(&self.auth),
@@ -280,8 +283,8 @@ async fn roll_back(
     )
 }
 
-/// Launches ready steps (all needs succeeded) up to `max_parallel`, skips steps whose needs
-/// failed, and after a cancel marks every step that never started as cancelled.
+/// Launches ready steps (all needs succeeded) up to `max_parallel`, skips steps whose `when`
+/// is not met or whose needs failed or were skipped, and after a cancel marks every step that never started as cancelled.
 async fn schedule(context: &Arc<RunContext>, pipeline: &Pipeline) -> HashMap<String, Status> {
     let order: Vec<&Step> = match pipeline.graph().topo_order() {
         Ok(order) => order.into_iter().map(|i| &pipeline.steps[i]).collect(),
@@ -295,18 +298,24 @@ async fn schedule(context: &Arc<RunContext>, pipeline: &Pipeline) -> HashMap<Str
             if started.contains(&step.id) || done.contains_key(&step.id) {
                 continue;
             }
-            let blocker = step.needs.iter().find(|n| {
-                done.get(*n)
-                    .is_some_and(|s| !matches!(s, Status::Success | Status::Warning))
+            let blocker = step.needs.iter().find_map(|n| {
+                done.get(n)
+                    .filter(|s| !matches!(s, Status::Success | Status::Warning))
+                    .map(|s| (n, *s))
             });
-            if let Some(blocker) = blocker {
+            let skip = match (step.condition_unmet(&context.params), blocker) {
+                (Some(unmet), _) => Some(unmet),
+                (None, Some((blocker, Status::Skipped))) => {
+                    Some(format!("skipped: `{blocker}` was skipped"))
+                }
+                (None, Some((blocker, _))) => Some(format!("skipped: `{blocker}` did not succeed")),
+                (None, None) => None,
+            };
+            if let Some(reason) = skip {
                 let (status, message) = if context.cancel.is_cancelled() {
                     (Status::Cancelled, context.never_started())
                 } else {
-                    (
-                        Status::Skipped,
-                        format!("skipped: `{blocker}` did not succeed"),
-                    )
+                    (Status::Skipped, reason)
                 };
                 finish(context, &step.id, status, Some(message)).await;
                 done.insert(step.id.clone(), status);

@@ -2,7 +2,9 @@
 //! cancel, and the WebSocket's handshake.
 
 use super::auth::{Action, Caller, Grant};
-use super::commands::{cancel_run, create_adhoc_run, retry_run, start_pipeline_run};
+use super::commands::{
+    cancel_run, create_adhoc_run, plan_pipeline_run, retry_run, start_pipeline_run,
+};
 use super::error::AppError;
 use super::extract::{ApiQuery, Body, MAX_BODY_BYTES};
 use super::feed::Resume;
@@ -16,7 +18,7 @@ use super::store::RunFilter;
 use super::ws::ws_handler;
 use crate::api::{PipelineCard, Position};
 use crate::domain::RunSummary;
-use crate::domain::{Graph, GraphStep, Seq, Status};
+use crate::domain::{Graph, GraphStep, Plan, Seq, Status};
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -33,6 +35,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/pipelines", get(list_pipelines))
         .route("/pipelines/{id}", get(get_pipeline))
+        .route("/pipelines/{id}/plan", post(post_plan))
         .route("/runs", get(list_runs).post(create_run))
         .route("/runs/{id}", get(get_run))
         .route("/runs/{id}/events", get(get_events).post(post_events))
@@ -97,6 +100,42 @@ pub(crate) async fn get_pipeline(
     Ok(Json(
         json!({ "pipeline": entry.pipeline, "layout": entry.layout.as_ref() }),
     ))
+}
+
+/// `POST /pipelines/{id}/plan` body: the parameters a run would get.
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PlanRequest {
+    #[serde(default)]
+    params: BTreeMap<String, String>,
+}
+
+/// A dry run: what a run with these parameters would do, executing nothing (a viewer may ask).
+#[utoipa::path(post, path = "/api/v1/pipelines/{id}/plan", tag = "pipelines",
+    params(("id" = String, Path, description = "Pipeline id")),
+    request_body = PlanRequest,
+    responses(
+        (status = 200, description = "The execution plan", body = Plan),
+        (status = 400, description = "Malformed", body = ErrorBody),
+        (status = 404, description = "No such pipeline", body = ErrorBody),
+        (status = 422, description = "Bad parameters", body = ErrorBody),
+        Refusals,
+    ))]
+pub(crate) async fn post_plan(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    Body(body): Body,
+) -> Result<Json<Plan>, AppError> {
+    caller.require(Action::View)?;
+    let request: PlanRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        PlanRequest::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| AppError::BadRequest(format!("invalid plan request: {e}")))?
+    };
+    let tenant = state.tenants.get(&caller.tenant).await?;
+    Ok(Json(plan_pipeline_run(&tenant, &id, &request.params)?))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

@@ -7,7 +7,8 @@ use super::auth::admin;
 use super::http;
 use crate::api::{AuditEntry, PipelineCard};
 use crate::domain::{
-    EventKind, LogLine, NewEvent, ParamSpec, RunState, RunSummary, Status, StepState, StoredEvent,
+    EventKind, LogLine, NewEvent, ParamSpec, Plan, PlannedAction, PlannedStep, RunState,
+    RunSummary, Status, StepState, StoredEvent,
 };
 use axum::Json;
 use serde::Serialize;
@@ -133,6 +134,7 @@ impl Modify for BearerAuth {
     paths(
         http::list_pipelines,
         http::get_pipeline,
+        http::post_plan,
         http::list_runs,
         http::create_run,
         http::get_run,
@@ -152,7 +154,8 @@ impl Modify for BearerAuth {
         StepState, Status, EventKind, NewEvent, StoredEvent, LogLine, AuditEntry,
         admin::TokenList, admin::AuditPage, crate::server::auth::issue::TokenRequest,
         crate::server::auth::issue::IssuedToken, crate::server::store::TokenRecord,
-        crate::server::auth::Role, http::CreateRun, http::AdhocStep,
+        crate::server::auth::Role, http::CreateRun, http::AdhocStep, http::PlanRequest, Plan,
+        PlannedStep, PlannedAction,
     )),
     modifiers(&BearerAuth),
     security(("bearer" = []))

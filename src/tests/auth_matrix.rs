@@ -112,6 +112,12 @@ fn calls(run: &str) -> Vec<Call> {
     vec![
         call("GET", "/api/v1/pipelines".into(), None, "view"),
         call("GET", "/api/v1/pipelines/deploy-web".into(), None, "view"),
+        call(
+            "POST",
+            "/api/v1/pipelines/deploy-web/plan".into(),
+            Some(json!({})),
+            "view",
+        ),
         call("GET", "/api/v1/runs".into(), None, "view"),
         call("GET", format!("/api/v1/runs/{run}"), None, "view"),
         call("GET", format!("/api/v1/runs/{run}/events"), None, "view"),

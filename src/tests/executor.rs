@@ -501,3 +501,145 @@ async fn an_ended_run_is_retried_with_its_parameters() {
         .contains("producer"));
     server.stop().await;
 }
+
+const GATED: &str = r#"
+id = "gated"
+max_parallel = 2
+[params.target]
+default = "staging"
+choices = ["staging", "production"]
+[[steps]]
+id = "build"
+run = "echo built"
+[[steps]]
+id = "lint"
+run = "true"
+[[steps]]
+id = "approve"
+needs = ["build"]
+when = { target = "production" }
+run = "echo approved"
+[[steps]]
+id = "ship"
+needs = ["approve", "lint"]
+run = "echo shipped"
+[[on_failure]]
+id = "undo"
+run = "true"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_shows_waves_and_skips_and_the_run_then_does_just_that() {
+    let dir = pipelines(&[("gated.toml", GATED)]);
+    let data = tempfile::tempdir().unwrap();
+    let server = TestServer::start(data.path(), Some(dir.path().to_path_buf())).await;
+    let (code, plan) = server
+        .post(
+            "/api/v1/pipelines/gated/plan",
+            &json!({ "params": { "target": "production" } }),
+        )
+        .await;
+    assert_eq!(code, 200, "{plan}");
+    assert_eq!(
+        plan["waves"],
+        json!([["build", "lint"], ["approve"], ["ship"]])
+    );
+    assert_eq!(plan["max_parallel"], 2);
+    let (code, plan) = server
+        .post("/api/v1/pipelines/gated/plan", &json!({}))
+        .await;
+    assert_eq!(code, 200, "{plan}");
+    assert_eq!(plan["params"], json!({ "target": "staging" }), "defaults");
+    assert_eq!(plan["waves"], json!([["build", "lint"]]));
+    let actions: Vec<(&str, &str, Option<&str>)> = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["id"].as_str().unwrap(),
+                s["action"].as_str().unwrap(),
+                s["reason"].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("build", "run", None),
+            ("lint", "run", None),
+            (
+                "approve",
+                "skip",
+                Some("skipped: `target` is \"staging\"; runs only for production")
+            ),
+            ("ship", "skip", Some("skipped: `approve` would be skipped")),
+            ("undo", "on_failure", Some("runs only if the run fails")),
+        ]
+    );
+    let refusals = [
+        (
+            "/api/v1/pipelines/gated/plan",
+            json!({ "params": { "target": "prod" } }),
+            422,
+            "`params`: parameter `target` must be one of staging, production",
+        ),
+        (
+            "/api/v1/pipelines/gated/plan",
+            json!({ "parms": {} }),
+            400,
+            "invalid plan request: unknown field `parms`",
+        ),
+        (
+            "/api/v1/pipelines/nope/plan",
+            json!({}),
+            404,
+            "no pipeline `nope`",
+        ),
+    ];
+    for (path, body, code, message) in refusals {
+        let (got, answer) = server.post(path, &body).await;
+        let text = answer["error"]["message"].as_str().unwrap_or_default();
+        assert_eq!(got, code, "{answer}");
+        assert!(text.starts_with(message), "{text}");
+    }
+    // Nothing ran: a dry run stores no run.
+    let (_, runs) = server.get("/api/v1/runs?pipeline=gated").await;
+    assert_eq!(runs.as_array().map(Vec::len), Some(0), "{runs}");
+
+    // The page without JavaScript: the plan in words, and on the graph.
+    let (code, page) = server
+        .html("/pipelines/gated?plan=1&params%5Btarget%5D=staging")
+        .await;
+    assert_eq!(code, 200);
+    assert!(page.contains("Dry run with target = staging"), "{page}");
+    assert!(page.contains("would be skipped"), "{page}");
+    assert!(page.contains("runs only for production"), "{page}");
+    let (_, page) = server
+        .html("/pipelines/gated?plan=1&params%5Btarget%5D=nowhere")
+        .await;
+    assert!(
+        page.contains("Dry run: `params`: parameter `target` must be one of"),
+        "{page}"
+    );
+
+    // The run does what the plan said.
+    let (code, body) = server
+        .post("/api/v1/runs", &json!({ "pipeline": "gated" }))
+        .await;
+    assert_eq!(code, 201, "{body}");
+    let end = server.wait_finished(body["id"].as_str().unwrap()).await;
+    assert_eq!(end["status"], "success", "{end}");
+    assert_eq!(status(&end, "build"), "success");
+    assert_eq!(status(&end, "approve"), "skipped");
+    assert_eq!(
+        end["steps"]["approve"]["message"],
+        "skipped: `target` is \"staging\"; runs only for production"
+    );
+    assert_eq!(
+        end["steps"]["ship"]["message"],
+        "skipped: `approve` was skipped"
+    );
+    assert_eq!(status(&end, "undo"), "skipped");
+    server.stop().await;
+}

@@ -15,6 +15,7 @@ async fn every_endpoint_is_described_and_the_document_is_public() {
     let endpoints = [
         ("/api/v1/pipelines", "get"),
         ("/api/v1/pipelines/{id}", "get"),
+        ("/api/v1/pipelines/{id}/plan", "post"),
         ("/api/v1/runs", "get"),
         ("/api/v1/runs", "post"),
         ("/api/v1/runs/{id}", "get"),
