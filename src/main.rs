@@ -55,6 +55,9 @@ mod cli {
             /// An ad-hoc run with no event for this long ends as failed (`30m`, `1h`, `2d`).
             #[arg(long, env = "SIGNALBOX_ADHOC_IDLE_TIMEOUT", default_value = "1h", value_parser = duration_arg)]
             adhoc_idle_timeout: std::time::Duration,
+            /// Take progress from this NATS server too (`nats://127.0.0.1:4222`); see the README.
+            #[arg(long, env = "SIGNALBOX_NATS")]
+            nats: Option<String>,
         },
         /// Report a step's progress to a server (flags or the `SIGNALBOX_*` environment a step
         /// receives); warns once and exits 0 when the server cannot be reached.
@@ -117,11 +120,13 @@ mod cli {
                 ingest_rate,
                 connections_per_user,
                 adhoc_idle_timeout,
+                nats,
             } => {
                 tracing_subscriber::fmt()
                     .with_env_filter(
-                        tracing_subscriber::EnvFilter::try_from_default_env()
-                            .unwrap_or_else(|_| "info,sqlx=warn,tower_http=warn".into()),
+                        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(
+                            |_| "info,sqlx=warn,tower_http=warn,async_nats=warn".into(),
+                        ),
                     )
                     .init();
                 let listener = tokio::net::TcpListener::bind(addr).await?;
@@ -141,6 +146,7 @@ mod cli {
                         ..SecurityConfig::default()
                     },
                     adhoc_idle_timeout,
+                    nats,
                     ..ServeConfig::new(addr, data_dir)
                 };
                 signalbox::server::serve::run(listener, config, shutdown_signal()).await?;

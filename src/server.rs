@@ -17,6 +17,7 @@ pub mod http;
 pub mod hub;
 pub mod ingest;
 pub mod layout;
+pub mod nats;
 pub mod openapi;
 pub mod origin;
 pub mod outbox;

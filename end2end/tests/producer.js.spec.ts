@@ -1,6 +1,6 @@
 // An external producer's ad-hoc run (project "js"): a job Signalbox does not run creates its
-// run over HTTP and reports its steps; an open page follows every report live, retries
-// included, without reloading.
+// run over HTTP and reports its steps; an open page follows every report live, retries and
+// steps added on the way included, without reloading.
 import { expect, screenshot, test } from './helpers';
 
 test('an external producer\'s ad-hoc run is followed live, retries and all', async ({ page }) => {
@@ -50,8 +50,18 @@ test('an external producer\'s ad-hoc run is followed live, retries and all', asy
   await expect(node('fetch')).toHaveAttribute('data-status', 'success');
   await expect(node('fetch').locator('.node-attempt')).toHaveText('↻ 2/3');
   await expect(node('import')).toHaveAttribute('data-status', 'running');
+  // The producer discovers a step it had not declared: the graph grows on the open page.
+  await post({ type: 'run.steps_added', steps: [{ id: 'verify', name: 'Verify counts', needs: ['import'] }] });
+  await expect(node('verify')).toHaveAttribute('data-status', 'pending', { timeout: 10_000 });
+  await expect(node('verify').locator('.node-name')).toHaveText('Verify counts');
+  await expect(page.locator('svg.graph path.edge[data-from="import"][data-to="verify"]')).toHaveCount(1);
+  await expect(page.locator('.conn')).toHaveAttribute('data-state', 'live', { timeout: 30_000 });
+  await post({ type: 'step.progress', step: 'verify', progress: 60 });
+  await expect(node('verify').locator('.node-percent')).toHaveText('60%');
+  await screenshot(page, 'producer-grown');
   await post([
     { type: 'step.finished', step: 'import', status: 'completed' },
+    { type: 'step.finished', step: 'verify', status: 'success' },
     { type: 'step.finished', step: 'publish', status: 'success' },
     { type: 'run.finished', status: 'success' },
   ]);

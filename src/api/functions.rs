@@ -166,7 +166,9 @@ pub async fn load_run(id: String) -> Result<Option<RunView>, ServerFnError> {
     let Some(record) = tenant.runs.store().run(&id).await.map_err(failed)? else {
         return Ok(None);
     };
-    let layout = crate::server::layout::lay_out(record.graph.clone())
+    // The graph it was created with plus the steps its producer added since.
+    let graph = snapshot.state.graph(&record.graph);
+    let layout = crate::server::layout::lay_out(graph.clone())
         .await
         .map_err(failed)?;
     let silence_ms = record
@@ -175,7 +177,7 @@ pub async fn load_run(id: String) -> Result<Option<RunView>, ServerFnError> {
         .then(|| app_state().map(|s| s.adhoc_idle_timeout.as_millis() as u64))
         .transpose()?;
     Ok(Some(RunView {
-        graph: record.graph,
+        graph,
         state: snapshot.state,
         epoch: snapshot.epoch,
         now: chrono::Utc::now(),

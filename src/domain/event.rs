@@ -1,5 +1,6 @@
 //! Events: append-only facts about a run, in the wire shape of PROTOCOL.md.
 
+use super::graph::GraphStep;
 use super::status::Status;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -22,6 +23,11 @@ pub enum EventKind {
         #[serde(default)]
         params: BTreeMap<String, String>,
     },
+    /// A producer adds steps to its ad-hoc run as it discovers them (a job's nodes seen over
+    /// NATS, say); their `needs` may name only steps the run already has or that come earlier
+    /// in the list.
+    #[serde(rename = "run.steps_added")]
+    StepsAdded { steps: Vec<GraphStep> },
     #[serde(rename = "run.finished")]
     RunFinished {
         status: Status,
@@ -77,7 +83,9 @@ impl EventKind {
             | EventKind::StepProgress { step, .. }
             | EventKind::StepWarning { step, .. }
             | EventKind::StepFinished { step, .. } => Some(step),
-            EventKind::RunStarted { .. } | EventKind::RunFinished { .. } => None,
+            EventKind::RunStarted { .. }
+            | EventKind::StepsAdded { .. }
+            | EventKind::RunFinished { .. } => None,
         }
     }
 }

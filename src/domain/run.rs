@@ -3,7 +3,7 @@
 //! them); the browser folds live events with the very same code.
 
 use super::event::{EventKind, Seq, StoredEvent};
-use super::graph::Graph;
+use super::graph::{is_slug, Graph, GraphStep, MAX_STEPS};
 use super::status::Status;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -73,6 +73,10 @@ pub struct RunState {
     /// been silent.
     #[serde(default)]
     pub updated_at: Option<DateTime<Utc>>,
+    /// Steps its producer added after creating the run (`run.steps_added`), with their edges:
+    /// the run's graph is the one it was created with plus these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub added_steps: Vec<GraphStep>,
 }
 
 /// The short form of a run for lists and the `runs` topic.
@@ -108,6 +112,10 @@ pub enum ApplyError {
     RunFinished(Status),
     #[error("`type`: the run already started")]
     RunAlreadyStarted,
+    #[error("`steps`: steps can be added only to ad-hoc runs; `{0}` runs a pipeline")]
+    PipelineRun(String),
+    #[error("`steps`: {0}")]
+    BadNewStep(String),
 }
 
 impl RunState {
@@ -144,7 +152,55 @@ impl RunState {
                 })
                 .collect(),
             updated_at: None,
+            added_steps: Vec::new(),
         }
+    }
+
+    /// The run's whole graph: `created` (the graph it was created with) plus the added steps.
+    pub fn graph(&self, created: &Graph) -> Graph {
+        let mut graph = created.clone();
+        graph.steps.extend(self.added_steps.iter().cloned());
+        graph
+    }
+
+    /// Checks steps a producer adds: new slugs, known needs, sane weights, within the limit.
+    fn check_new_steps(&self, steps: &[GraphStep]) -> Result<(), ApplyError> {
+        if let Some(pipeline) = &self.pipeline {
+            return Err(ApplyError::PipelineRun(pipeline.clone()));
+        }
+        let bad = |problem: String| Err(ApplyError::BadNewStep(problem));
+        if steps.is_empty() {
+            return bad("must list at least one step".into());
+        }
+        if self.steps.len() + steps.len() > MAX_STEPS {
+            return bad(format!("a run has at most {MAX_STEPS} steps"));
+        }
+        for (i, step) in steps.iter().enumerate() {
+            let earlier = |id: &str| steps[..i].iter().any(|s| s.id == id);
+            if !is_slug(&step.id) {
+                return bad(format!(
+                    "step `{}`: id must be non-empty and use only a-z, 0-9, `-` and `_`",
+                    step.id
+                ));
+            }
+            if self.steps.contains_key(&step.id) || earlier(&step.id) {
+                return bad(format!("step `{}`: the run already has it", step.id));
+            }
+            if let Some(need) = step
+                .needs
+                .iter()
+                .find(|n| !self.steps.contains_key(*n) && !earlier(n))
+            {
+                return bad(format!("step `{}`: needs unknown step `{need}`", step.id));
+            }
+            if !step.weight.is_finite() || step.weight < 0.0 {
+                return bad(format!(
+                    "step `{}`: weight must be a finite number >= 0",
+                    step.id
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Applies one stored event. On error the state is unchanged.
@@ -167,6 +223,23 @@ impl RunState {
                 self.status = Status::Running;
                 self.started_at = Some(ts);
                 self.params = params.clone();
+            }
+            EventKind::StepsAdded { steps } => {
+                self.check_new_steps(steps)?;
+                for step in steps {
+                    let state = StepState {
+                        weight: step.weight,
+                        ..StepState::default()
+                    };
+                    self.steps.insert(step.id.clone(), state);
+                }
+                self.added_steps.extend(steps.iter().map(|step| GraphStep {
+                    name: match step.name.trim() {
+                        "" => step.id.clone(),
+                        name => name.to_owned(),
+                    },
+                    ..step.clone()
+                }));
             }
             EventKind::RunFinished { status, message } => {
                 self.status = *status;
@@ -499,6 +572,66 @@ mod tests {
             state.steps["a"].attempt(),
             2,
             "a finished step keeps its attempt"
+        );
+    }
+
+    fn added(id: &str, needs: &[&str]) -> GraphStep {
+        GraphStep {
+            id: id.into(),
+            name: String::new(),
+            kind: String::new(),
+            needs: needs.iter().map(|n| (*n).to_owned()).collect(),
+            weight: 1.0,
+        }
+    }
+
+    #[test]
+    fn producers_add_steps_to_ad_hoc_runs_only_with_known_needs() {
+        let steps = |list: Vec<GraphStep>| EventKind::StepsAdded { steps: list };
+        let mut state = RunState {
+            pipeline: None,
+            ..run()
+        };
+        state
+            .apply(&ev(
+                1,
+                1,
+                steps(vec![added("c", &["a"]), added("d", &["c", "b"])]),
+            ))
+            .unwrap();
+        assert_eq!(state.steps["d"].status, Status::Pending);
+        assert_eq!(
+            state.added_steps[1].name, "d",
+            "a nameless step is named by its id"
+        );
+        let graph = state.graph(&Graph {
+            steps: vec![added("a", &[]), added("b", &["a"])],
+        });
+        let ids: Vec<&str> = graph.steps.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, ["a", "b", "c", "d"]);
+        let before = state.clone();
+        for (bad, problem) in [
+            (
+                vec![added("a", &[])],
+                "`steps`: step `a`: the run already has it",
+            ),
+            (
+                vec![added("e", &["zz"])],
+                "`steps`: step `e`: needs unknown step `zz`",
+            ),
+            (
+                vec![added("E!", &[])],
+                "`steps`: step `E!`: id must be non-empty",
+            ),
+            (vec![], "`steps`: must list at least one step"),
+        ] {
+            let error = state.apply(&ev(2, 2, steps(bad))).unwrap_err().to_string();
+            assert!(error.starts_with(problem), "{error}");
+        }
+        assert_eq!(state, before);
+        assert_eq!(
+            run().apply(&ev(1, 1, steps(vec![added("x", &[])]))),
+            Err(ApplyError::PipelineRun("p".into()))
         );
     }
 

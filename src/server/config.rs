@@ -21,6 +21,8 @@ pub struct ServeConfig {
     pub security: SecurityConfig,
     /// An ad-hoc run with no event for this long ends as failed (see `server::silence`).
     pub adhoc_idle_timeout: Duration,
+    /// A NATS server to take progress from (`nats://127.0.0.1:4222`); none: no NATS ingest.
+    pub nats: Option<String>,
 }
 
 impl ServeConfig {
@@ -34,6 +36,7 @@ impl ServeConfig {
             live: LiveLimits::default(),
             security: SecurityConfig::default(),
             adhoc_idle_timeout: Duration::from_secs(3600),
+            nats: None,
         }
     }
 }

@@ -3,7 +3,7 @@
 //! type: string "50", expected f64`); nothing of a bad request is stored.
 
 use super::runs::IngestItem;
-use crate::domain::{EventKind, NewEvent, Status};
+use crate::domain::{EventKind, GraphStep, NewEvent, Status};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
@@ -31,10 +31,11 @@ struct WireItem {
     ts: Option<DateTime<Utc>>,
     lines: Option<Vec<String>>,
     stream: Option<String>,
+    steps: Option<Vec<GraphStep>>,
 }
 
 const TYPES: &str =
-    "run.started, run.finished, step.started, step.progress, step.warning, step.finished, step.log";
+    "run.started, run.steps_added, run.finished, step.started, step.progress, step.warning, step.finished, step.log";
 
 fn required<T>(value: Option<T>, field: &str, kind: &str) -> Result<T, String> {
     value.ok_or_else(|| format!("`{field}` is required for {kind}"))
@@ -47,6 +48,9 @@ impl WireItem {
         let event = match kind {
             "run.started" => EventKind::RunStarted {
                 params: self.params.unwrap_or_default(),
+            },
+            "run.steps_added" => EventKind::StepsAdded {
+                steps: required(self.steps, "steps", kind)?,
             },
             "run.finished" => EventKind::RunFinished {
                 status: required(self.status, "status", kind)?,

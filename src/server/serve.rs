@@ -218,6 +218,13 @@ pub async fn run(
         config.adhoc_idle_timeout,
         stopping.clone(),
     ));
+    if let Some(url) = &config.nats {
+        tokio::spawn(super::nats::ingest(
+            url.clone(),
+            Arc::clone(&state.tenants),
+            stopping.clone(),
+        ));
+    }
     let app = router(state).with_state(());
     let server = axum::serve(
         listener,

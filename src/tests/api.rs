@@ -149,6 +149,16 @@ async fn bad_input_is_rejected_by_name_and_stores_nothing() {
             "event 0: `attempt` must be at least 1 and at most `max_attempts`",
         ),
         (
+            json!({ "type": "run.steps_added" }),
+            400,
+            "event 0: `steps` is required for run.steps_added",
+        ),
+        (
+            json!({ "type": "run.steps_added", "steps": [{ "id": "lint", "needs": ["nope"] }] }),
+            422,
+            "event 0: `steps`: step `lint`: needs unknown step `nope`",
+        ),
+        (
             json!({ "type": "run.finished", "status": "running" }),
             400,
             "event 0: `status` of a finished event must be final",

@@ -21,21 +21,24 @@ pub fn RunPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").unwrap_or_default();
     let data = Resource::new(id, load_run);
+    // A producer that adds steps changes the graph: the page loads it again (keeping the old
+    // drawing on screen meanwhile).
+    let regrow = Callback::new(move |_| data.refetch());
     view! {
-        <Suspense fallback=|| view! { <p class="muted">"Loading run…"</p> }>
+        <Transition fallback=|| view! { <p class="muted">"Loading run…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok(Some(view)) => view! { <RunDetail view/> }.into_any(),
+                    Ok(Some(view)) => view! { <RunDetail view regrow/> }.into_any(),
                     Ok(None) => view! { <crate::ui::pages::NotFound/> }.into_any(),
                     Err(e) => view! { <p class="error">{format!("Could not load the run: {e}")}</p> }.into_any(),
                 }
             })}
-        </Suspense>
+        </Transition>
     }
 }
 
 #[component]
-fn RunDetail(view: RunView) -> impl IntoView {
+fn RunDetail(view: RunView, regrow: Callback<()>) -> impl IntoView {
     let RunView {
         graph,
         state: initial,
@@ -47,7 +50,15 @@ fn RunDetail(view: RunView) -> impl IntoView {
     let run_id = initial.id.clone();
     let finished_at_load = initial.status.is_terminal();
     let steps = StepSignals::new(graph.steps.iter().map(|s| s.id.as_str()), &initial);
+    let drawn = graph.steps.len();
     let state = RwSignal::new(initial);
+    Effect::new(move |asked: Option<bool>| {
+        let grown = state.with(|s| s.steps.len() > drawn);
+        if grown && asked != Some(true) {
+            regrow.run(());
+        }
+        grown || asked == Some(true)
+    });
     let conn = RwSignal::new(if finished_at_load {
         Conn::Final
     } else {
