@@ -214,3 +214,40 @@ fn kill_group(pid: Option<u32>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::hub::Hub;
+    use crate::server::runs::Runs;
+    use crate::server::store::Store;
+    use std::sync::Arc;
+
+    /// Ten minutes of a step that never ends pass in no time: the clock is paused and jumps
+    /// from timer to timer, so the ten-minute timeout fires and kills the step as it would
+    /// after ten real minutes.
+    #[tokio::test]
+    async fn a_step_past_its_timeout_is_killed_in_paused_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(&dir.path().join("db.sqlite")).await.unwrap());
+        let runs = Arc::new(Runs::new(store, Arc::new(Hub::default())));
+        let mut reporter = Reporter::new(runs, "r1", "slow");
+        let (env, cancel) = (BTreeMap::new(), CancellationToken::new());
+        let launch = Launch {
+            script: "exec sleep 3600",
+            cwd: dir.path(),
+            env: &env,
+            timeout: Some(Duration::from_secs(600)),
+            cancel: &cancel,
+        };
+        tokio::time::pause();
+        let (real, paused) = (std::time::Instant::now(), tokio::time::Instant::now());
+        assert_eq!(run_attempt(launch, &mut reporter).await, Attempt::TimedOut);
+        assert!(paused.elapsed() >= Duration::from_secs(600));
+        assert!(
+            real.elapsed() < Duration::from_secs(60),
+            "no real ten minutes: {:?}",
+            real.elapsed()
+        );
+    }
+}
