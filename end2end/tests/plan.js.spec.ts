@@ -3,6 +3,8 @@
 import { expect, screenshot, test } from './helpers';
 
 test('a dry run draws the plan on the graph: waves, and the steps a parameter skips', async ({ page }) => {
+  const runs = async () => (await (await page.request.get('/api/v1/runs?pipeline=build-matrix&limit=1000')).json()).length;
+  const before = await runs();
   await page.setViewportSize({ width: 1600, height: 900 });
   await page.goto('/pipelines/build-matrix');
   const form = page.locator('form.start-run');
@@ -25,8 +27,7 @@ test('a dry run draws the plan on the graph: waves, and the steps a parameter sk
   await screenshot(page, 'dry-run');
 
   // Nothing ran, and closing the dry run brings the plain graph back.
-  const runs = await (await page.request.get('/api/v1/runs?pipeline=build-matrix')).json();
-  expect(runs).toEqual([]);
+  expect(await runs()).toBe(before);
   await plan.getByRole('link', { name: 'Close dry run' }).click();
   await expect(page).toHaveURL(/\/pipelines\/build-matrix$/);
   await expect(page.locator('section.plan')).toHaveCount(0);

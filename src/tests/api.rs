@@ -100,6 +100,39 @@ async fn producers_report_adhoc_runs_idempotently() {
     server.stop().await;
 }
 
+/// A producer that retries from several threads at once: every copy of a creation and of a
+/// batch gets the same answer, and each event is stored once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_duplicate_sends_store_each_event_once() {
+    let data = tempfile::tempdir().unwrap();
+    let server = TestServer::start(data.path(), None).await;
+    let create = json!({ "id": "twice", "steps": [{ "id": "a" }, { "id": "b" }] });
+    let creations =
+        futures::future::join_all((0..16).map(|_| server.post("/api/v1/runs", &create))).await;
+    let codes: Vec<u16> = creations.iter().map(|(code, _)| *code).collect();
+    assert_eq!(codes.iter().filter(|c| **c == 201).count(), 1, "{codes:?}");
+    assert!(codes.iter().all(|c| *c == 201 || *c == 200), "{codes:?}");
+    assert!(creations.iter().all(|(_, run)| run["id"] == "twice"));
+    let batch = json!([
+        { "type": "step.started", "step": "a", "id": "a-start" },
+        { "type": "step.progress", "step": "a", "progress": 50, "id": "a-50" },
+        { "type": "step.progress", "step": "b", "progress": 10, "id": "b-10" }
+    ]);
+    let path = "/api/v1/runs/twice/events";
+    let answers = futures::future::join_all((0..24).map(|_| server.post(path, &batch))).await;
+    for (code, answer) in &answers {
+        assert_eq!(
+            (*code, &answer["seqs"]),
+            (200, &json!([1, 2, 3])),
+            "{answer}"
+        );
+    }
+    let events = server.stored_events("twice").await;
+    let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, [1, 2, 3], "each event stored once");
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_is_rejected_by_name_and_stores_nothing() {
     let data = tempfile::tempdir().unwrap();
