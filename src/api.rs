@@ -5,6 +5,6 @@ pub mod functions;
 pub mod security;
 pub mod views;
 
-pub use frames::{ClientOp, OpKind, Position, Resync, ServerFrame};
+pub use frames::{ClientOp, OpKind, Position, Resync, ServerFrame, SystemSample};
 pub use security::{Access, AuditEntry, AuditFilter, Viewer};
 pub use views::{PipelineCard, PipelineView, RunView};

@@ -58,6 +58,9 @@ mod cli {
             /// Take progress from this NATS server too (`nats://127.0.0.1:4222`); see the README.
             #[arg(long, env = "SIGNALBOX_NATS")]
             nats: Option<String>,
+            /// How often system readings are taken for `/metrics` and the system panel.
+            #[arg(long, env = "SIGNALBOX_METRICS_INTERVAL", default_value = "2s", value_parser = duration_arg)]
+            metrics_interval: std::time::Duration,
         },
         /// Report a step's progress to a server (flags or the `SIGNALBOX_*` environment a step
         /// receives); warns once and exits 0 when the server cannot be reached.
@@ -121,6 +124,7 @@ mod cli {
                 connections_per_user,
                 adhoc_idle_timeout,
                 nats,
+                metrics_interval,
             } => {
                 tracing_subscriber::fmt()
                     .with_env_filter(
@@ -147,6 +151,7 @@ mod cli {
                     },
                     adhoc_idle_timeout,
                     nats,
+                    metrics_interval,
                     ..ServeConfig::new(addr, data_dir)
                 };
                 signalbox::server::serve::run(listener, config, shutdown_signal()).await?;

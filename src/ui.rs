@@ -10,6 +10,7 @@ mod pages;
 mod panel;
 mod plan;
 mod run_header;
+mod system_panel;
 pub(crate) mod user_menu;
 
 pub use app::{shell, App};

@@ -61,11 +61,30 @@ pub enum ServerFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         recovered: Option<bool>,
     },
+    /// Extension: the server's vital signs (topic `system`), at the configured interval.
+    System(SystemSample),
     Heartbeat,
     Error {
         code: String,
         message: String,
     },
+}
+
+/// One reading of the server's vital signs: what the system panel shows and `/metrics` exports.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SystemSample {
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// Of all CPUs, 0–100.
+    pub cpu_percent: f32,
+    pub memory_used_bytes: u64,
+    pub memory_total_bytes: u64,
+    /// The disk that holds the data directory.
+    pub disk_free_bytes: u64,
+    pub disk_total_bytes: u64,
+    /// Open live connections (WebSocket and SSE).
+    pub clients: u64,
+    /// Events stored per second over the last interval.
+    pub events_per_second: f64,
 }
 
 /// Client to server.

@@ -23,6 +23,8 @@ pub struct ServeConfig {
     pub adhoc_idle_timeout: Duration,
     /// A NATS server to take progress from (`nats://127.0.0.1:4222`); none: no NATS ingest.
     pub nats: Option<String>,
+    /// How often the system readings (`/metrics`, the `system` topic) are taken.
+    pub metrics_interval: Duration,
 }
 
 impl ServeConfig {
@@ -37,6 +39,7 @@ impl ServeConfig {
             security: SecurityConfig::default(),
             adhoc_idle_timeout: Duration::from_secs(3600),
             nats: None,
+            metrics_interval: Duration::from_secs(2),
         }
     }
 }

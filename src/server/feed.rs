@@ -6,13 +6,13 @@
 use super::outbox::Outgoing;
 use super::runs::{RunError, Runs, Snapshot};
 use super::store::RunFilter;
-use crate::api::{Position, Resync, ServerFrame};
+use crate::api::{Position, Resync, ServerFrame, SystemSample};
 use crate::domain::{LogLine, Seq, StoredEvent};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::{broadcast, watch};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
 /// A resume further behind than this gets a snapshot instead of a replay.
@@ -351,6 +351,35 @@ async fn log_catch_up(
         sink.send(frame.into()).await?;
     }
     Ok(())
+}
+
+/// Follows the server's system readings: the latest at once (when there is one), then each
+/// new one. A slow subscriber skips readings, never falls behind: only the newest matters.
+pub async fn follow_system_topic(
+    mut readings: watch::Receiver<Option<SystemSample>>,
+    sink: &impl FrameSink,
+    stop: &CancellationToken,
+) -> Result<(), Stop> {
+    let subscribed = ServerFrame::Subscribed {
+        run: None,
+        step: None,
+        topic: Some("system".into()),
+        seq: None,
+        n: None,
+        epoch: None,
+        recovered: None,
+    };
+    sink.send(subscribed.into()).await?;
+    loop {
+        let latest = readings.borrow_and_update().clone();
+        if let Some(sample) = latest {
+            sink.send(ServerFrame::System(sample).into()).await?;
+        }
+        tokio::select! {
+            () = stop.cancelled() => return Ok(()),
+            changed = readings.changed() => if changed.is_err() { return Ok(()) },
+        }
+    }
 }
 
 /// Follows run-list changes. A subscriber that fell behind gets the recent runs afresh

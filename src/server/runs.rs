@@ -260,6 +260,8 @@ impl Runs {
         if checkpoint {
             cached.checkpoint_seq = state.seq;
         }
+        super::system::EVENTS_STORED
+            .fetch_add(fresh.len() as u64, std::sync::atomic::Ordering::Relaxed);
         let summary = (!fresh.is_empty()).then(|| state.summary());
         *lease.cached() = Some(cached);
         if let Some(summary) = summary {

@@ -32,9 +32,11 @@ use thiserror::Error;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::services::ServeDir;
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 #[derive(Debug, Error)]
@@ -117,13 +119,22 @@ pub async fn build_state(
              localhost; add the public URL to use a host name"
         );
     }
+    let (shutdown, tracker) = (CancellationToken::new(), TaskTracker::new());
     let state = AppState {
         leptos_options: site_options(addr)?,
         tenants: Arc::new(tenants),
         live: Live {
             limits: Arc::new(config.live.clone()),
-            shutdown: CancellationToken::new(),
-            tracker: TaskTracker::new(),
+            system: super::system::start(
+                super::system::Sources {
+                    data_dir: data_dir.path().to_path_buf(),
+                    live: tracker.clone(),
+                },
+                config.metrics_interval,
+                shutdown.clone(),
+            ),
+            shutdown,
+            tracker,
         },
         origins: Arc::new(origins),
         auth,
@@ -131,6 +142,9 @@ pub async fn build_state(
     };
     Ok(state)
 }
+
+/// Longest a request may take to be answered (a cancel waits up to 10 s for the executor).
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The router: health endpoints, the HTTP API, the pages and server functions, static files,
 /// all traced with a request id and behind the cross-site and authentication guards;
@@ -147,6 +161,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
+        .route("/metrics", get(super::metrics::render))
         .nest("/api/v1", super::http::router())
         .route("/auth/login", post(sign_in))
         .route("/auth/logout", post(sign_out))
@@ -156,9 +171,17 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
         .layer(axum::middleware::from_fn(revalidate_site_files))
         .layer(CompressionLayer::new())
+        // A request still unanswered after REQUEST_TIMEOUT gets a 503 (live streams answer at
+        // once and are not bounded by it); a panicking handler a 500, the server lives on.
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(CatchPanicLayer::new())
         .layer(axum::middleware::from_fn_with_state(auth, authenticate))
         .layer(axum::middleware::from_fn_with_state(origins, guard))
         // Outermost: every request, refused ones too, is traced under its id.
+        .layer(axum::middleware::from_fn(super::metrics::count_requests))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))

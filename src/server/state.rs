@@ -28,4 +28,6 @@ pub struct Live {
     pub limits: Arc<LiveLimits>,
     pub shutdown: CancellationToken,
     pub tracker: TaskTracker,
+    /// The latest system reading (`server::system`), for the `system` topic.
+    pub system: tokio::sync::watch::Receiver<Option<crate::api::SystemSample>>,
 }

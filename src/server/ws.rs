@@ -7,7 +7,7 @@
 use super::auth::{Action, Caller};
 use super::config::LiveLimits;
 use super::error::AppError;
-use super::feed::{follow_logs, follow_run, follow_runs_topic, Resume};
+use super::feed::{follow_logs, follow_run, follow_runs_topic, follow_system_topic, Resume};
 use super::outbox::{CloseReason, Closer, Outbox, Outgoing};
 use super::runs::Runs;
 use super::state::{AppState, Live};
@@ -87,6 +87,7 @@ async fn serve_socket(
         outbox,
         limits,
         stop: live.shutdown.clone(),
+        system: live.system.clone(),
         subscriptions: Vec::new(),
     };
     let stream = read_loop(stream, &mut connection, &closer, &live).await;
@@ -277,7 +278,7 @@ pub(super) fn parse_operation(text: &str) -> Result<(ClientOp, String), String> 
     let key = match (&op.run, &op.step, &op.topic) {
         (Some(run), Some(step), _) => format!("logs:{run}:{step}"),
         (Some(run), None, _) => format!("run:{run}"),
-        (None, _, Some(topic)) if topic == "runs" => "topic:runs".to_owned(),
+        (None, _, Some(topic)) if topic == "runs" || topic == "system" => format!("topic:{topic}"),
         (None, _, Some(topic)) => return Err(format!("`topic`: unknown topic `{topic}`")),
         (None, _, None) => return Err("missing field `run` (or `topic`)".to_owned()),
     };
@@ -292,6 +293,8 @@ struct Connection {
     limits: Arc<LiveLimits>,
     /// The server's shutdown: subscriptions deliver what was published and end.
     stop: CancellationToken,
+    /// The latest system reading, for the `system` topic.
+    system: tokio::sync::watch::Receiver<Option<crate::api::SystemSample>>,
     subscriptions: Vec<(String, JoinHandle<()>)>,
 }
 
@@ -350,6 +353,12 @@ impl Connection {
                 };
                 tokio::spawn(async move {
                     let _ = follow_run(&runs, &run, resume, &out, &stop).await;
+                })
+            }
+            (None, _) if key == "topic:system" => {
+                let system = self.system.clone();
+                tokio::spawn(async move {
+                    let _ = follow_system_topic(system, &out, &stop).await;
                 })
             }
             (None, _) => tokio::spawn(async move {

@@ -371,6 +371,8 @@ async fn every_path_refuses_bad_credentials_and_checks_the_role() {
     assert_eq!(status, 200);
     assert!(html.contains("action=\"/auth/login\""), "{html}");
     assert_eq!(server.get("/healthz").await.0, 200);
+    let metrics = reqwest::get(server.url("/metrics")).await.unwrap();
+    assert_eq!(metrics.status(), 200, "scrapers need no token");
     server.stop().await;
 }
 

@@ -12,6 +12,7 @@ mod crash;
 mod executor;
 mod limits;
 mod live;
+mod metrics;
 mod nats;
 mod openapi;
 mod pages;

@@ -29,6 +29,17 @@ pub fn count(n: u64) -> String {
     out
 }
 
+/// "512 MB", "3.1 GB": bytes in binary units, one decimal from GB on.
+pub fn bytes(n: u64) -> String {
+    const GB: f64 = 1024.0 * 1024.0 * 1024.0;
+    let n = n as f64;
+    if n >= GB {
+        format!("{:.1} GB", n / GB)
+    } else {
+        format!("{:.0} MB", n / (1024.0 * 1024.0))
+    }
+}
+
 /// Cuts `text` to at most `max` characters, ending with "…" when cut.
 pub fn truncate(text: &str, max: usize) -> String {
     if text.chars().count() <= max {

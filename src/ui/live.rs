@@ -12,6 +12,8 @@ mod client;
 #[cfg(feature = "hydrate")]
 mod paint;
 #[cfg(feature = "hydrate")]
+mod system;
+#[cfg(feature = "hydrate")]
 mod transport;
 
 use crate::domain::{LogLine, RunState};
@@ -66,6 +68,15 @@ pub fn provide_live(
         LivePage {}
     };
     provide_context(page);
+}
+
+/// Follows the server's system readings (topic `system`) into `sample`, on a connection of
+/// its own, while the calling component lives.
+pub fn follow_system(sample: RwSignal<Option<crate::api::SystemSample>>) {
+    #[cfg(feature = "hydrate")]
+    system::follow(sample);
+    #[cfg(not(feature = "hydrate"))]
+    let _ = sample;
 }
 
 /// Follows one step's log on the page's connection, appending lines after the last in `lines`.

@@ -21,6 +21,7 @@ fn is_public(path: &str) -> bool {
             | "/auth/login"
             | "/healthz"
             | "/readyz"
+            | "/metrics"
             | "/favicon.svg"
             | "/favicon.ico"
             | "/api/v1/openapi.json"

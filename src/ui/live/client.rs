@@ -221,6 +221,7 @@ impl Client {
             ServerFrame::Subscribed { .. }
             | ServerFrame::Run { .. }
             | ServerFrame::Runs { .. }
+            | ServerFrame::System(_)
             | ServerFrame::Heartbeat => Flow::Continue,
         }
     }

@@ -10,7 +10,10 @@ pub fn HomePage() -> impl IntoView {
     let runs = Resource::new(|| (), |_| recent_runs(15));
     view! {
         <section class="home">
-            <h1>"Pipelines"</h1>
+            <div class="home-head">
+                <h1>"Pipelines"</h1>
+                <crate::ui::system_panel::SystemPanel/>
+            </div>
             <Suspense fallback=|| view! { <p class="muted">"Loading pipelines…"</p> }>
                 {move || Suspend::new(async move {
                     match pipelines.await {
