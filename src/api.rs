@@ -7,4 +7,4 @@ pub mod views;
 
 pub use frames::{ClientOp, OpKind, Position, Resync, ServerFrame, SystemSample};
 pub use security::{Access, AuditEntry, AuditFilter, Viewer};
-pub use views::{PipelineCard, PipelineView, RunView};
+pub use views::{PipelineCard, PipelineView, RunView, RunsPage, RunsQuery};

@@ -10,6 +10,7 @@ mod pages;
 mod panel;
 mod plan;
 mod run_header;
+mod runs_table;
 mod system_panel;
 pub(crate) mod user_menu;
 

@@ -4,8 +4,8 @@
 //! `server::auth::guard`) for the permission it needs, and works in the caller's tenant.
 
 use super::security::{Access, AuditEntry, AuditFilter};
-use super::views::{PipelineCard, PipelineView, RunView};
-use crate::domain::{LogLine, RunSummary};
+use super::views::{PipelineCard, PipelineView, RunView, RunsPage};
+use crate::domain::LogLine;
 use leptos::prelude::*;
 use std::collections::BTreeMap;
 #[cfg(feature = "ssr")]
@@ -104,14 +104,34 @@ pub async fn list_pipelines() -> Result<Vec<PipelineCard>, ServerFnError> {
         .collect())
 }
 
+/// Runs on one page of a run list.
+pub const RUNS_PAGE: u32 = 25;
+
+/// One page of run history, filtered (see `RunsQuery`).
 #[server(prefix = "/fn")]
-pub async fn recent_runs(limit: u32) -> Result<Vec<RunSummary>, ServerFnError> {
+pub async fn load_runs(
+    pipeline: Option<String>,
+    status: Option<String>,
+    day: Option<String>,
+    before: Option<String>,
+) -> Result<RunsPage, ServerFnError> {
     let (_, tenant) = caller(Action::View).await?;
-    let filter = crate::server::store::RunFilter {
-        limit: limit.clamp(1, 200),
-        ..Default::default()
+    let query = super::views::RunsQuery {
+        pipeline,
+        status,
+        day,
+        before,
     };
-    tenant.runs.list(&filter).await.map_err(failed)
+    let filter = crate::server::store::RunFilter::from_query(&query, RUNS_PAGE + 1)
+        .map_err(ServerFnError::new)?;
+    let mut runs = tenant.runs.list(&filter).await.map_err(failed)?;
+    let more = runs.len() > RUNS_PAGE as usize;
+    runs.truncate(RUNS_PAGE as usize);
+    Ok(RunsPage {
+        runs,
+        more,
+        now: chrono::Utc::now(),
+    })
 }
 
 /// A pipeline page; with `plan`, also the dry run of a run with those parameters.

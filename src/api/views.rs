@@ -29,6 +29,28 @@ impl From<&Pipeline> for PipelineCard {
     }
 }
 
+/// Filters of a run list, as a page's URL and the API's query carry them (text as typed; the
+/// server checks each and names a bad one).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct RunsQuery {
+    pub pipeline: Option<String>,
+    /// A status (aliases allowed).
+    pub status: Option<String>,
+    /// A day, `YYYY-MM-DD` (UTC).
+    pub day: Option<String>,
+    /// Paging: runs older than this run.
+    pub before: Option<String>,
+}
+
+/// One page of a run list, newest first, with the server's clock for running durations.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunsPage {
+    pub runs: Vec<crate::domain::RunSummary>,
+    /// Older runs exist beyond this page.
+    pub more: bool,
+    pub now: DateTime<Utc>,
+}
+
 /// A pipeline page: its card and graph, and the dry run it was asked for (the plan, or why
 /// there is none: a bad parameter names itself).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -16,9 +16,9 @@ use super::sse::{last_event_id, stream_run, wants_event_stream};
 use super::state::AppState;
 use super::store::RunFilter;
 use super::ws::ws_handler;
-use crate::api::{PipelineCard, Position};
+use crate::api::{PipelineCard, Position, RunsQuery};
 use crate::domain::RunSummary;
-use crate::domain::{Graph, GraphStep, Plan, Seq, Status};
+use crate::domain::{Graph, GraphStep, Plan, Seq};
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -143,6 +143,10 @@ pub(crate) async fn post_plan(
 pub(crate) struct ListQuery {
     pipeline: Option<String>,
     status: Option<String>,
+    /// Runs created on this day (UTC), `YYYY-MM-DD`.
+    day: Option<String>,
+    /// Paging: runs older than this run id.
+    before: Option<String>,
     limit: Option<u32>,
 }
 
@@ -158,18 +162,14 @@ pub(crate) async fn list_runs(
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Response, AppError> {
     caller.require(Action::View)?;
-    let status = match q.status.as_deref() {
-        Some(s) => Some(
-            Status::parse(s)
-                .ok_or_else(|| AppError::BadRequest(format!("`status`: unknown status `{s}`")))?,
-        ),
-        None => None,
-    };
-    let filter = RunFilter {
+    let query = RunsQuery {
         pipeline: q.pipeline,
-        status,
-        limit: q.limit.unwrap_or(50).clamp(1, 1000),
+        status: q.status,
+        day: q.day,
+        before: q.before,
     };
+    let filter = RunFilter::from_query(&query, q.limit.unwrap_or(50).clamp(1, 1000))
+        .map_err(AppError::BadRequest)?;
     let tenant = state.tenants.get(&caller.tenant).await?;
     Ok(Json(tenant.runs.list(&filter).await?).into_response())
 }

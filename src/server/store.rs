@@ -64,7 +64,44 @@ pub struct RunRecord {
 pub struct RunFilter {
     pub pipeline: Option<String>,
     pub status: Option<Status>,
+    /// Runs created on this day (UTC).
+    pub day: Option<chrono::NaiveDate>,
+    /// Paging: only runs older than this run (newest first, so the next page starts after the
+    /// last run of this one).
+    pub before: Option<String>,
     pub limit: u32,
+}
+
+impl RunFilter {
+    /// The filter of a run list's query, each field checked and named when bad.
+    pub fn from_query(query: &crate::api::RunsQuery, limit: u32) -> Result<RunFilter, String> {
+        let blank = |v: &Option<String>| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        let status = match blank(&query.status) {
+            Some(s) => {
+                Some(Status::parse(&s).ok_or_else(|| format!("`status`: unknown status `{s}`"))?)
+            }
+            None => None,
+        };
+        let day = match blank(&query.day) {
+            Some(d) => Some(
+                chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d")
+                    .map_err(|_| format!("`day`: expected a date as YYYY-MM-DD, got `{d}`"))?,
+            ),
+            None => None,
+        };
+        Ok(RunFilter {
+            pipeline: blank(&query.pipeline),
+            status,
+            day,
+            before: blank(&query.before),
+            limit,
+        })
+    }
 }
 
 pub struct Store {
@@ -212,14 +249,27 @@ impl Store {
 
     /// Run history, newest first.
     pub async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunSummary>, StoreError> {
+        // Times are stored as RFC 3339 UTC text of one width, so they compare as text.
+        let day = filter.day.map(|d| {
+            let next = d.succ_opt().unwrap_or(d);
+            (
+                d.format("%Y-%m-%d").to_string(),
+                next.format("%Y-%m-%d").to_string(),
+            )
+        });
         let rows = sqlx::query(
             "SELECT id, summary FROM runs
              WHERE (?1 IS NULL OR pipeline = ?1) AND (?2 IS NULL OR status = ?2)
+               AND (?4 IS NULL OR (created_at >= ?4 AND created_at < ?5))
+               AND (?6 IS NULL OR (created_at, id) < (SELECT created_at, id FROM runs WHERE id = ?6))
              ORDER BY created_at DESC, id DESC LIMIT ?3",
         )
         .bind(&filter.pipeline)
         .bind(filter.status.map(Status::as_str))
         .bind(i64::from(filter.limit))
+        .bind(day.as_ref().map(|d| d.0.as_str()))
+        .bind(day.as_ref().map(|d| d.1.as_str()))
+        .bind(&filter.before)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()

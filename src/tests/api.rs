@@ -256,3 +256,43 @@ async fn bad_input_is_rejected_by_name_and_stores_nothing() {
     assert_eq!(events["events"].as_array().unwrap().len(), 1);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_history_filters_by_day_and_pages_newest_first() {
+    let data = tempfile::tempdir().unwrap();
+    let server = TestServer::start(data.path(), None).await;
+    for id in ["h-1", "h-2", "h-3"] {
+        server.adhoc_run(id).await;
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let ids = |list: &serde_json::Value| -> Vec<String> {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (_, first) = server.get("/api/v1/runs?limit=2").await;
+    assert_eq!(ids(&first), ["h-3", "h-2"]);
+    let (_, next) = server.get("/api/v1/runs?limit=2&before=h-2").await;
+    assert_eq!(ids(&next), ["h-1"]);
+    let today = chrono::Utc::now().format("%Y-%m-%d");
+    let (_, on_day) = server.get(&format!("/api/v1/runs?day={today}")).await;
+    assert_eq!(ids(&on_day).len(), 3);
+    let (_, long_ago) = server.get("/api/v1/runs?day=2000-01-01").await;
+    assert_eq!(long_ago, json!([]));
+    for (query, message) in [
+        (
+            "day=yesterday",
+            "`day`: expected a date as YYYY-MM-DD, got `yesterday`",
+        ),
+        ("status=bogus", "`status`: unknown status `bogus`"),
+    ] {
+        let (code, answer) = server.get(&format!("/api/v1/runs?{query}")).await;
+        assert_eq!(
+            (code, answer["error"]["message"].as_str()),
+            (400, Some(message))
+        );
+    }
+    server.stop().await;
+}

@@ -6,7 +6,7 @@
 use crate::support::{Socket, TestServer};
 use base64::Engine;
 use serde_json::{json, Value};
-use signalbox::api::functions::{AuditEntries, CancelRun, RecentRuns};
+use signalbox::api::functions::{AuditEntries, CancelRun, LoadRuns};
 use signalbox::server::auth::claims::{Audience, Claims, Scope};
 use signalbox::server::auth::keys::TokenKeys;
 use signalbox::server::auth::Role;
@@ -167,12 +167,7 @@ fn calls(run: &str) -> Vec<Call> {
         ),
         call("GET", "/api/v1/audit".into(), None, "administer"),
         // Server functions take forms.
-        call(
-            "POST",
-            fn_path::<RecentRuns>(),
-            Some(json!("limit=5")),
-            "view",
-        ),
+        call("POST", fn_path::<LoadRuns>(), Some(json!("")), "view"),
         call(
             "POST",
             fn_path::<CancelRun>(),

@@ -6,7 +6,7 @@
 use crate::auth_matrix::{token, SECRET};
 use crate::support::{pipelines, Socket, TestServer};
 use serde_json::{json, Value};
-use signalbox::api::functions::{CancelRun, LoadRun, RecentRuns, StepLogs};
+use signalbox::api::functions::{CancelRun, LoadRun, LoadRuns, StepLogs};
 use signalbox::api::ServerFrame;
 use signalbox::server::auth::Role;
 
@@ -153,7 +153,7 @@ async fn another_tenants_data_is_unreachable_on_every_path() {
             "run=acme-only&step=vault&after=0&limit=100",
         ),
         (fn_path::<CancelRun>(), "run=acme-only"),
-        (fn_path::<RecentRuns>(), "limit=50"),
+        (fn_path::<LoadRuns>(), ""),
     ] {
         let response = server
             .http

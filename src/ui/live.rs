@@ -12,7 +12,7 @@ mod client;
 #[cfg(feature = "hydrate")]
 mod paint;
 #[cfg(feature = "hydrate")]
-mod system;
+mod topic;
 #[cfg(feature = "hydrate")]
 mod transport;
 
@@ -70,13 +70,18 @@ pub fn provide_live(
     provide_context(page);
 }
 
-/// Follows the server's system readings (topic `system`) into `sample`, on a connection of
-/// its own, while the calling component lives.
-pub fn follow_system(sample: RwSignal<Option<crate::api::SystemSample>>) {
+/// Follows a topic of the live stream (`runs`, `system`) on a connection of its own while the
+/// calling component lives: `on_frame` gets each frame, `on_drop` runs when a connection ends
+/// (each returns false once its view is gone). Nothing happens on the server.
+pub fn follow_topic(
+    topic: &'static str,
+    on_frame: impl Fn(crate::api::ServerFrame) -> bool + 'static,
+    on_drop: impl Fn() -> bool + 'static,
+) {
     #[cfg(feature = "hydrate")]
-    system::follow(sample);
+    topic::follow(topic, Box::new(on_frame), Box::new(on_drop));
     #[cfg(not(feature = "hydrate"))]
-    let _ = sample;
+    let _ = (topic, on_frame, on_drop);
 }
 
 /// Follows one step's log on the page's connection, appending lines after the last in `lines`.

@@ -1,15 +1,24 @@
 //! The server's vital signs, live (topic `system`): CPU, memory, the data disk, connected
 //! clients and events stored per second, as an operator's wall screen shows them.
 
+use crate::api::ServerFrame;
 use crate::api::SystemSample;
 use crate::ui::format;
-use crate::ui::live::follow_system;
+use crate::ui::live::follow_topic;
 use leptos::prelude::*;
 
 #[component]
 pub fn SystemPanel() -> impl IntoView {
     let sample = RwSignal::new(None::<SystemSample>);
-    follow_system(sample);
+    // `try_set` hands the value back once the panel is gone.
+    follow_topic(
+        "system",
+        move |frame| match frame {
+            ServerFrame::System(reading) => sample.try_set(Some(reading)).is_none(),
+            _ => true,
+        },
+        move || sample.try_set(None).is_none(),
+    );
     let reading = move |pick: fn(&SystemSample) -> String| {
         move || sample.with(|s| s.as_ref().map(pick).unwrap_or_else(|| "—".to_owned()))
     };

@@ -1,13 +1,12 @@
-//! The home page: the pipelines, and the most recent runs.
+//! The home page: the pipelines, the server's vital signs, and the run history.
 
-use crate::api::functions::{list_pipelines, recent_runs};
-use crate::ui::format;
+use crate::api::functions::list_pipelines;
+use crate::ui::runs_table::RunsTable;
 use leptos::prelude::*;
 
 #[component]
 pub fn HomePage() -> impl IntoView {
     let pipelines = Resource::new(|| (), |_| list_pipelines());
-    let runs = Resource::new(|| (), |_| recent_runs(15));
     view! {
         <section class="home">
             <div class="home-head">
@@ -34,29 +33,14 @@ pub fn HomePage() -> impl IntoView {
                     }
                 })}
             </Suspense>
-            <h2>"Recent runs"</h2>
-            <Suspense fallback=|| view! { <p class="muted">"Loading runs…"</p> }>
+            <h2>"Runs"</h2>
+            <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
-                    match runs.await {
-                        Ok(list) if list.is_empty() => view! { <p class="muted">"No runs yet: open a pipeline and start one."</p> }.into_any(),
-                        Ok(list) => view! {
-                            <table class="run-table">
-                                <thead><tr><th>"Run"</th><th>"Pipeline"</th><th>"Status"</th><th>"Progress"</th><th>"Started"</th></tr></thead>
-                                <tbody>
-                                    {list.into_iter().map(|r| view! {
-                                        <tr data-run=r.id.clone()>
-                                            <td><a href=format!("/runs/{}", r.id)>{r.id.clone()}</a></td>
-                                            <td>{r.name}</td>
-                                            <td><span class="badge" data-status=r.status.as_str()>{r.status.as_str()}</span></td>
-                                            <td>{format::percent(r.percent)}</td>
-                                            <td>{r.started_at.map(format::clock).unwrap_or_default()}</td>
-                                        </tr>
-                                    }).collect_view()}
-                                </tbody>
-                            </table>
-                        }.into_any(),
-                        Err(e) => view! { <p class="error">{format!("Could not load runs: {e}")}</p> }.into_any(),
-                    }
+                    let pipelines = pipelines
+                        .await
+                        .map(|list| list.into_iter().map(|p| (p.id, p.name)).collect())
+                        .unwrap_or_default();
+                    view! { <RunsTable pipelines/> }
                 })}
             </Suspense>
         </section>

@@ -6,6 +6,7 @@ use crate::api::PipelineView;
 use crate::domain::RunState;
 use crate::ui::graph::{GraphView, StepSignals};
 use crate::ui::plan::{preview, query_params, PlanSummary, PLAN_KEY};
+use crate::ui::runs_table::RunsTable;
 use chrono::DateTime;
 use leptos::form::ActionForm;
 use leptos::prelude::*;
@@ -117,6 +118,7 @@ fn PipelineDetail(data: PipelineView) -> impl IntoView {
         }
         Err(e) => view! { <p class="error" role="alert">{format!("Dry run: {e}")}</p> }.into_any(),
     });
+    let pipeline_id = card.id.clone();
     view! {
         <Title text=format!("{} · Signalbox", card.name)/>
         <section class="pipeline-page">
@@ -157,6 +159,8 @@ fn PipelineDetail(data: PipelineView) -> impl IntoView {
             {move || error().map(|e| view! { <p class="error" role="alert">{e}</p> })}
             {summary}
             <GraphView graph=data.graph steps link_steps=false layout=data.layout/>
+            <h2>"Runs"</h2>
+            <RunsTable pipeline=pipeline_id/>
         </section>
     }
 }

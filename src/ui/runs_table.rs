@@ -1,0 +1,273 @@
+//! Run history (home page, and each pipeline's page): filters by pipeline, status and day in
+//! the URL (a plain GET form, so it works without JavaScript), pages of 25 newest first, and
+//! on the first page rows that appear, change and finish live (topic `runs`), each with a
+//! compact progress bar and a duration that ticks while the run goes on.
+
+use crate::api::functions::{load_runs, RUNS_PAGE};
+use crate::api::{RunsPage, RunsQuery, ServerFrame};
+use crate::domain::{RunSummary, Status};
+use crate::ui::format;
+use crate::ui::live::{follow_topic, use_clock};
+use chrono::{DateTime, Utc};
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+
+/// Statuses offered by the filter.
+const STATUSES: [Status; 7] = [
+    Status::Running,
+    Status::Success,
+    Status::Warning,
+    Status::Failed,
+    Status::Cancelled,
+    Status::Pending,
+    Status::Skipped,
+];
+
+/// `pipelines`: the pipelines to filter by (the home page); `pipeline`: the one pipeline whose
+/// runs these are (its page).
+#[component]
+pub fn RunsTable(
+    #[prop(optional)] pipeline: Option<String>,
+    #[prop(optional)] pipelines: Vec<(String, String)>,
+) -> impl IntoView {
+    let url = use_query_map();
+    let fixed = pipeline.clone();
+    let query = Memo::new(move |_| {
+        url.with(|q| RunsQuery {
+            pipeline: fixed.clone().or_else(|| q.get("pipeline")),
+            status: q.get("status"),
+            day: q.get("day"),
+            before: q.get("before"),
+        })
+    });
+    let page = Resource::new(
+        move || query.get(),
+        |q| load_runs(q.pipeline, q.status, q.day, q.before),
+    );
+    let chosen = move |key: &'static str| move || url.with(|q| q.get(key).unwrap_or_default());
+    view! {
+        <section class="runs" aria-label="Runs">
+            <form method="get" class="run-filters">
+                {(pipeline.is_none() && !pipelines.is_empty()).then(|| view! {
+                    <label>"Pipeline"
+                        <select name="pipeline" prop:value=chosen("pipeline")>
+                            <option value="">"All"</option>
+                            {pipelines.into_iter().map(|(id, name)| view! { <option value=id>{name}</option> }).collect_view()}
+                        </select>
+                    </label>
+                })}
+                <label>"Status"
+                    <select name="status" prop:value=chosen("status")>
+                        <option value="">"All"</option>
+                        {STATUSES.map(|s| view! { <option value=s.as_str()>{s.as_str()}</option> }).collect_view()}
+                    </select>
+                </label>
+                <label>"Day"<input type="date" name="day" prop:value=chosen("day")/></label>
+                <button type="submit" class="button">"Filter"</button>
+            </form>
+            <Transition fallback=|| view! { <p class="muted">"Loading runs…"</p> }>
+                {move || Suspend::new(async move {
+                    let query = query.get_untracked();
+                    match page.await {
+                        Ok(page) => view! { <RunRows page query/> }.into_any(),
+                        Err(e) => view! { <p class="error" role="alert">{format!("Could not load runs: {e}")}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn RunRows(page: RunsPage, query: RunsQuery) -> impl IntoView {
+    let RunsPage { runs, more, now } = page;
+    let older = runs
+        .last()
+        .filter(|_| more)
+        .map(|last| link(&query, Some(&last.id)));
+    let newest = query.before.is_some().then(|| link(&query, None));
+    let rows = RwSignal::new(runs);
+    let clock = use_clock(now);
+    // Only the first page changes live: older pages are history.
+    if query.before.is_none() {
+        let wanted = query.clone();
+        follow_topic(
+            "runs",
+            move |frame| match frame {
+                ServerFrame::Run { run } => {
+                    rows.try_update(|rows| upsert(rows, run, &wanted)).is_some()
+                }
+                ServerFrame::Runs { runs } => {
+                    let fresh: Vec<RunSummary> = runs
+                        .into_iter()
+                        .filter(|r| matches(r, &wanted))
+                        .take(RUNS_PAGE as usize)
+                        .collect();
+                    rows.try_set(fresh).is_none()
+                }
+                _ => true,
+            },
+            || true,
+        );
+    }
+    view! {
+        {move || rows.with(Vec::is_empty).then(|| view! { <p class="muted">"No runs match."</p> })}
+        <table class="run-table" class:hidden=move || rows.with(Vec::is_empty)>
+            <thead><tr><th>"Run"</th><th>"Name"</th><th>"Status"</th><th>"Progress"</th><th>"Started"</th><th>"Duration"</th></tr></thead>
+            <tbody>
+                {move || rows.get().into_iter().map(|run| view! { <RunRow run clock/> }).collect_view()}
+            </tbody>
+        </table>
+        <nav class="run-pages">
+            {newest.map(|href| view! { <a href=href>"← Newest"</a> })}
+            {older.map(|href| view! { <a href=href>"Older runs →"</a> })}
+        </nav>
+    }
+}
+
+#[component]
+fn RunRow(run: RunSummary, clock: Signal<DateTime<Utc>>) -> impl IntoView {
+    let percent = run.percent.clamp(0.0, 100.0);
+    let status = run.status;
+    let duration = move || match (run.started_at, run.finished_at) {
+        (Some(start), Some(end)) => format::duration((end - start).num_milliseconds()),
+        (Some(start), None) => format::duration((clock.get() - start).num_milliseconds()),
+        _ => "—".to_owned(),
+    };
+    view! {
+        <tr data-run=run.id.clone() data-status=status.as_str()>
+            <td><a href=format!("/runs/{}", run.id)>{run.id.clone()}</a></td>
+            <td>{run.name.clone()}</td>
+            <td><span class="badge" data-status=status.as_str()>{status.as_str()}</span></td>
+            <td class="run-progress">
+                <span class="mini-bar" role="progressbar" aria-valuemin="0" aria-valuemax="100" aria-valuenow=format!("{percent:.0}")>
+                    <span style:width=format!("{percent:.1}%")></span>
+                </span>
+                {format::percent(percent)}
+            </td>
+            <td>{run.started_at.map(format::clock).unwrap_or_default()}</td>
+            <td class="run-duration">{duration}</td>
+        </tr>
+    }
+}
+
+/// The URL of the list with the same filters, from the newest run or after `before`.
+fn link(query: &RunsQuery, before: Option<&str>) -> String {
+    let pairs = [
+        ("pipeline", query.pipeline.as_deref()),
+        ("status", query.status.as_deref()),
+        ("day", query.day.as_deref()),
+        ("before", before),
+    ];
+    let encoded: Vec<String> = pairs
+        .into_iter()
+        .filter_map(|(k, v)| {
+            v.filter(|v| !v.is_empty())
+                .map(|v| format!("{k}={}", urlencoding(v)))
+        })
+        .collect();
+    format!("?{}", encoded.join("&"))
+}
+
+/// Percent-encodes what a query value may not carry as is.
+fn urlencoding(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Whether a run belongs in a list with these filters.
+fn matches(run: &RunSummary, query: &RunsQuery) -> bool {
+    let given = |v: &Option<String>| v.as_deref().filter(|v| !v.is_empty()).map(str::to_owned);
+    given(&query.pipeline).is_none_or(|p| run.pipeline.as_deref() == Some(p.as_str()))
+        && given(&query.status).is_none_or(|s| Status::parse(&s) == Some(run.status))
+        && given(&query.day).is_none_or(|d| run.created_at.format("%Y-%m-%d").to_string() == d)
+}
+
+/// Applies a run-list change: the run's row changes, appears at the top, or leaves a list
+/// whose filter it no longer matches.
+fn upsert(rows: &mut Vec<RunSummary>, run: RunSummary, query: &RunsQuery) {
+    let at = rows.iter().position(|r| r.id == run.id);
+    match (at, matches(&run, query)) {
+        (Some(i), true) => rows[i] = run,
+        (Some(i), false) => {
+            rows.remove(i);
+        }
+        (None, true) => {
+            let place = rows
+                .iter()
+                .position(|r| r.created_at < run.created_at)
+                .unwrap_or(rows.len());
+            rows.insert(place, run);
+            rows.truncate(RUNS_PAGE as usize);
+        }
+        (None, false) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn run(id: &str, pipeline: &str, status: Status, minute: u32) -> RunSummary {
+        RunSummary {
+            id: id.into(),
+            pipeline: Some(pipeline.into()),
+            name: pipeline.into(),
+            status,
+            seq: 1,
+            percent: 0.0,
+            created_at: Utc.with_ymd_and_hms(2026, 12, 2, 10, minute, 0).unwrap(),
+            started_at: None,
+            finished_at: None,
+        }
+    }
+
+    #[test]
+    fn live_changes_keep_the_list_sorted_and_filtered() {
+        let failed = RunsQuery {
+            status: Some("failed".into()),
+            ..RunsQuery::default()
+        };
+        let mut rows = vec![run("b", "etl", Status::Failed, 5)];
+        upsert(&mut rows, run("a", "etl", Status::Running, 1), &failed);
+        assert_eq!(rows.len(), 1, "a running run is not a failed one");
+        upsert(&mut rows, run("c", "etl", Status::Failed, 9), &failed);
+        upsert(&mut rows, run("a", "etl", Status::Failed, 1), &failed);
+        let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["c", "b", "a"], "newest first");
+        upsert(&mut rows, run("b", "etl", Status::Success, 5), &failed);
+        assert_eq!(rows.len(), 2, "a run that no longer matches leaves");
+        let other_day = RunsQuery {
+            day: Some("2026-12-01".into()),
+            ..RunsQuery::default()
+        };
+        assert!(!matches(&run("d", "etl", Status::Running, 0), &other_day));
+        let deploys = RunsQuery {
+            pipeline: Some("deploy".into()),
+            ..RunsQuery::default()
+        };
+        assert!(!matches(&run("e", "etl", Status::Running, 0), &deploys));
+    }
+
+    #[test]
+    fn paging_links_keep_the_filters() {
+        let query = RunsQuery {
+            status: Some("failed".into()),
+            day: Some("2026-12-02".into()),
+            ..RunsQuery::default()
+        };
+        assert_eq!(
+            link(&query, Some("etl-1 x")),
+            "?status=failed&day=2026-12-02&before=etl-1%20x"
+        );
+        assert_eq!(link(&RunsQuery::default(), None), "?");
+    }
+}
