@@ -38,6 +38,15 @@ test('an external producer\'s ad-hoc run is followed live, retries and all', asy
   await node('fetch').locator('a.node-link').click();
   const panel = page.locator('aside.node-panel[data-step="fetch"]');
   await expect(panel.locator('dt:text-is("Attempt") + dd')).toHaveText('2 of 3');
+  await expect(panel.locator('.panel-attempts li')).toHaveCount(2);
+  await expect(panel.locator('.panel-attempts li').first()).toContainText('Attempt 1:');
+  await expect(panel.locator('.panel-attempts li').first()).toContainText('then retried');
+  await expect(panel.locator('.panel-attempts li').last()).toContainText('so far');
+  await post({ type: 'step.log', step: 'fetch', lines: ['mirror a ok', 'mirror b ok'] });
+  await expect(panel.locator('.log-line')).toHaveCount(2);
+  const download = panel.locator('a[download]');
+  const file = await page.request.get((await download.getAttribute('href')) ?? '');
+  expect(await file.text()).toBe('mirror a ok\nmirror b ok\n');
   await post({ type: 'step.progress', step: 'fetch', progress: 75, rows: 1200 });
   await expect(node('fetch').locator('.node-percent')).toHaveText('75%');
   await expect(page.locator('svg.graph g.marker[data-from="fetch"][data-to="import"]')).toHaveCount(1);

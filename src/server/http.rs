@@ -15,18 +15,20 @@ use super::openapi::{
 use super::sse::{last_event_id, stream_run, wants_event_stream};
 use super::state::AppState;
 use super::store::RunFilter;
+use super::tenants::Tenant;
 use super::ws::ws_handler;
 use crate::api::{PipelineCard, Position, RunsQuery};
 use crate::domain::RunSummary;
 use crate::domain::{Graph, GraphStep, Plan, Seq};
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Most events or log lines one read returns.
 const MAX_PAGE: u32 = 10_000;
@@ -393,12 +395,14 @@ pub(crate) async fn post_events(
 pub(crate) struct LogsQuery {
     after: Option<String>,
     limit: Option<u32>,
+    /// `text`: the whole log (after `after`) as a plain-text download.
+    format: Option<String>,
 }
 
 #[utoipa::path(get, path = "/api/v1/runs/{id}/steps/{step}/logs", tag = "logs",
     params(("id" = String, Path, description = "Run id"), ("step" = String, Path, description = "Step id"), LogsQuery),
     responses(
-        (status = 200, description = "Log lines after `after`", body = LogPage),
+        (status = 200, description = "Log lines after `after` (with `format=text`: all of them as a text file)", body = LogPage),
         (status = 404, description = "No such run or step", body = ErrorBody),
         Refusals,
     ))]
@@ -416,20 +420,64 @@ pub(crate) async fn get_logs(
             "run `{id}` has no step `{step}`"
         )));
     }
+    let after = q
+        .after
+        .as_deref()
+        .map(|a| parse_seq("after", a))
+        .transpose()?
+        .unwrap_or(0);
+    match q.format.as_deref() {
+        None | Some("json") => {}
+        Some("text") => return Ok(log_download(tenant, id, step, after)),
+        Some(other) => {
+            return Err(AppError::BadRequest(format!(
+                "`format`: expected `json` or `text`, got `{other}`"
+            )))
+        }
+    }
     let lines = tenant
         .runs
         .logs_after(
             &id,
             &step,
-            q.after
-                .as_deref()
-                .map(|a| parse_seq("after", a))
-                .transpose()?
-                .unwrap_or(0),
+            after,
             q.limit.unwrap_or(1000).clamp(1, MAX_PAGE),
         )
         .await?;
     Ok(Json(json!({ "run": id, "step": step, "lines": lines })).into_response())
+}
+
+/// A step's whole log as a text file, read and sent a page at a time (a log of millions of
+/// lines never sits in memory at once).
+fn log_download(tenant: Arc<Tenant>, run: String, step: String, after: u64) -> Response {
+    let file = format!("{run}-{step}.log");
+    let pages = futures::stream::unfold(Some(after), move |next| {
+        let (tenant, run, step) = (Arc::clone(&tenant), run.clone(), step.clone());
+        async move {
+            let after = next?;
+            match tenant.runs.logs_after(&run, &step, after, MAX_PAGE).await {
+                Ok(lines) if lines.is_empty() => None,
+                Ok(lines) => {
+                    let last = lines.last().map(|l| l.n);
+                    let text: String = lines.iter().map(|l| format!("{}\n", l.line)).collect();
+                    Some((Ok::<_, std::io::Error>(text), last))
+                }
+                Err(error) => Some((Err(std::io::Error::other(error.to_string())), None)),
+            }
+        }
+    });
+    (
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{file}\""),
+            ),
+        ],
+        // Fused: a layer may poll the body once more after its end.
+        axum::body::Body::from_stream(futures::StreamExt::fuse(pages)),
+    )
+        .into_response()
 }
 
 #[utoipa::path(post, path = "/api/v1/runs/{id}/cancel", tag = "runs",

@@ -93,6 +93,25 @@ async fn producers_report_adhoc_runs_idempotently() {
         logs["lines"],
         json!([{ "n": 1, "stream": "stdout", "line": "cc main.c" }, { "n": 2, "stream": "stdout", "line": "cc util.c" }])
     );
+    // The whole log as a file.
+    let download = reqwest::get(server.url(&format!(
+        "/api/v1/runs/{run}/steps/compile/logs?format=text"
+    )))
+    .await
+    .unwrap();
+    assert_eq!(download.status(), 200);
+    assert_eq!(
+        download.headers()["content-disposition"],
+        "attachment; filename=\"ci-4711-compile.log\""
+    );
+    assert_eq!(download.text().await.unwrap(), "cc main.c\ncc util.c\n");
+    let (code, answer) = server
+        .get(&format!("/api/v1/runs/{run}/steps/compile/logs?format=xml"))
+        .await;
+    assert_eq!(
+        (code, answer["error"]["message"].as_str()),
+        (400, Some("`format`: expected `json` or `text`, got `xml`"))
+    );
     let (_, list) = server.get("/api/v1/runs?status=running").await;
     assert_eq!(list[0]["id"], "ci-4711");
     let (_, list) = server.get("/api/v1/runs?status=success").await;

@@ -71,6 +71,15 @@ pub fn NodePanel(
                 {fact("Message", Box::new(move || current.with(|s| s.message.clone().unwrap_or_else(|| "—".into()))))}
             </dl>
             {move || {
+                let now = clock.get();
+                let attempts = current.with(|s| attempt_spans(s, now));
+                (attempts.len() > 1).then(|| view! {
+                    <ol class="panel-attempts" aria-label="Attempts">
+                        {attempts.into_iter().map(|line| view! { <li>{line}</li> }).collect_view()}
+                    </ol>
+                })
+            }}
+            {move || {
                 let warnings = current.with(|s| s.warnings.clone());
                 (!warnings.is_empty()).then(|| view! {
                     <ul class="panel-warnings">
@@ -78,7 +87,10 @@ pub fn NodePanel(
                     </ul>
                 })
             }}
-            <h3>"Log"</h3>
+            <div class="panel-log-head">
+                <h3>"Log"</h3>
+                <a class="button" href=format!("/api/v1/runs/{run}/steps/{}/logs?format=text", step.clone()) download>"Download"</a>
+            </div>
             <Suspense fallback=|| view! { <p class="muted">"Loading log…"</p> }>
                 {move || {
                     let step = step.clone();
@@ -92,6 +104,29 @@ pub fn NodePanel(
             </Suspense>
         </aside>
     }
+}
+
+/// One line per attempt of a retried step: how long each took (or has taken so far).
+fn attempt_spans(step: &StepState, now: DateTime<Utc>) -> Vec<String> {
+    let Some(first) = step.started_at else {
+        return Vec::new();
+    };
+    let starts: Vec<DateTime<Utc>> = std::iter::once(first)
+        .chain(step.retried_at.iter().copied())
+        .collect();
+    starts
+        .iter()
+        .enumerate()
+        .map(|(i, start)| {
+            let (end, how) = match (starts.get(i + 1), step.finished_at) {
+                (Some(next), _) => (*next, "then retried"),
+                (None, Some(end)) => (end, step.status.as_str()),
+                (None, None) => (now, "so far"),
+            };
+            let took = format::duration((end - *start).num_milliseconds());
+            format!("Attempt {}: {took} ({how})", i + 1)
+        })
+        .collect()
 }
 
 /// The log lines, with live lines appended as they arrive.
