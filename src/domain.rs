@@ -4,6 +4,7 @@
 //! events with exactly the reducer the server uses to build snapshots).
 
 pub mod duration;
+pub mod eta;
 pub mod event;
 pub mod fan_out;
 pub mod geometry;

@@ -196,7 +196,17 @@ pub async fn load_run(id: String) -> Result<Option<RunView>, ServerFnError> {
         .is_none()
         .then(|| app_state().map(|s| s.adhoc_idle_timeout.as_millis() as u64))
         .transpose()?;
+    let typical = match &record.pipeline {
+        Some(pipeline) => tenant
+            .runs
+            .store()
+            .typical_durations(pipeline, 10)
+            .await
+            .map_err(failed)?,
+        None => None,
+    };
     Ok(Some(RunView {
+        typical,
         graph,
         state: snapshot.state,
         epoch: snapshot.epoch,

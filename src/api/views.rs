@@ -75,6 +75,9 @@ pub struct RunView {
     /// For an ad-hoc run: how long (ms) it may go without an event before it ends as failed
     /// (`--adhoc-idle-timeout`), so the page can say when that would happen.
     pub silence_ms: Option<u64>,
+    /// How long this pipeline's recent successful runs took (for the time left); `None` for
+    /// ad-hoc runs and pipelines without such history.
+    pub typical: Option<crate::domain::eta::Typical>,
     /// The graph's layout, computed by the server off its async threads for the first render.
     /// Not sent: the browser lays the graph out itself rather than download it.
     #[serde(skip)]

@@ -18,7 +18,7 @@ use sqlx::error::BoxDynError;
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -280,6 +280,51 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// How long the last `limit` successful runs of `pipeline` took (medians, per run and per
+    /// step), from their final states; `None` without such runs.
+    pub async fn typical_durations(
+        &self,
+        pipeline: &str,
+        limit: u32,
+    ) -> Result<Option<crate::domain::eta::Typical>, StoreError> {
+        use crate::domain::eta::{median, Typical};
+        let rows = sqlx::query(
+            "SELECT state FROM runs WHERE pipeline = ? AND status = 'success' AND state IS NOT NULL
+             ORDER BY created_at DESC LIMIT ?",
+        )
+        .bind(pipeline)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut runs = Vec::new();
+        let mut steps: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+        for row in &rows {
+            let Ok(state) = serde_json::from_str::<RunState>(row.get::<&str, _>(0)) else {
+                continue;
+            };
+            if let (Some(start), Some(end)) = (state.started_at, state.finished_at) {
+                runs.push((end - start).num_milliseconds());
+            }
+            for (id, step) in &state.steps {
+                if let (Some(start), Some(end)) = (step.started_at, step.finished_at) {
+                    steps
+                        .entry(id.clone())
+                        .or_default()
+                        .push((end - start).num_milliseconds());
+                }
+            }
+        }
+        let count = runs.len();
+        Ok(median(runs).map(|run_ms| Typical {
+            runs: count,
+            run_ms,
+            steps: steps
+                .into_iter()
+                .filter_map(|(id, ms)| Some((id, median(ms)?)))
+                .collect(),
+        }))
     }
 
     /// Runs the built-in executor owned that were still active: after a restart nobody runs them.

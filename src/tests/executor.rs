@@ -643,3 +643,54 @@ async fn a_dry_run_shows_waves_and_skips_and_the_run_then_does_just_that() {
     assert_eq!(status(&end, "undo"), "skipped");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_run_says_how_long_is_left_from_earlier_successful_runs() {
+    let dir = pipelines(&[(
+        "napping.toml",
+        "id = 'napping'\n[params.nap]\ndefault = '0.1'\n[[steps]]\nid = 'nap'\nrun = 'sleep $SIGNALBOX_PARAM_NAP'\n",
+    )]);
+    let data = tempfile::tempdir().unwrap();
+    let server = TestServer::start(data.path(), Some(dir.path().to_path_buf())).await;
+    let start = |nap: &'static str| {
+        let server = &server;
+        async move {
+            let (code, body) = server
+                .post(
+                    "/api/v1/runs",
+                    &json!({ "pipeline": "napping", "params": { "nap": nap } }),
+                )
+                .await;
+            assert_eq!(code, 201, "{body}");
+            body["id"].as_str().unwrap().to_owned()
+        }
+    };
+    // Without history there is no estimate.
+    let first = start("5").await;
+    server.wait_until_status(&first, "running").await;
+    let (_, page) = server.html(&format!("/runs/{first}?step=nap")).await;
+    assert!(
+        !page.contains(" left</span>") && !page.contains("Usually"),
+        "{page}"
+    );
+    server
+        .post(&format!("/api/v1/runs/{first}/cancel"), &json!({}))
+        .await;
+    for _ in 0..2 {
+        let run = start("0.1").await;
+        assert_eq!(server.wait_finished(&run).await["status"], "success");
+    }
+    let long = start("5").await;
+    server.wait_until_status(&long, "running").await;
+    let (_, page) = server.html(&format!("/runs/{long}?step=nap")).await;
+    assert!(page.contains("class=\"run-left\""), "{page}");
+    assert!(page.contains(" left</span>"), "{page}");
+    assert!(
+        page.contains("Usually"),
+        "the step's typical duration: {page}"
+    );
+    server
+        .post(&format!("/api/v1/runs/{long}/cancel"), &json!({}))
+        .await;
+    server.stop().await;
+}

@@ -179,6 +179,22 @@ impl TestServer {
     }
 
     /// Polls the snapshot until the run's status is final, within the deadline.
+    /// Waits (bounded) until the run has `status`.
+    pub async fn wait_until_status(&self, run: &str, status: &str) -> Value {
+        let deadline = tokio::time::Instant::now() + RUN_DEADLINE;
+        loop {
+            let (_, state) = self.get(&format!("/api/v1/runs/{run}")).await;
+            if state["status"] == status {
+                return state;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "run {run} never was {status}: {state}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub async fn wait_finished(&self, run: &str) -> Value {
         let deadline = tokio::time::Instant::now() + RUN_DEADLINE;
         loop {

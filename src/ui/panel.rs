@@ -36,6 +36,8 @@ pub fn NodePanel(
     name: String,
     state: RwSignal<RunState>,
     clock: Signal<DateTime<Utc>>,
+    /// How long this step took in the pipeline's recent successful runs (median).
+    typical_ms: Option<i64>,
 ) -> impl IntoView {
     let id = step.clone();
     let current = Memo::new(move |_| state.with(|s| s.steps.get(&id).cloned().unwrap_or_default()));
@@ -62,6 +64,16 @@ pub fn NodePanel(
                 {fact("Started", time(|s| s.started_at))}
                 {fact("Finished", time(|s| s.finished_at))}
                 {fact("Duration", Box::new(move || current.with(|s| s.duration_ms(clock.get()).map(format::duration).unwrap_or_else(|| "—".into()))))}
+                {typical_ms.map(|typical| fact("Usually", Box::new(move || {
+                    let usual = format::duration(typical);
+                    current.with(|s| match s.duration_ms(clock.get()) {
+                        Some(elapsed) if s.status == Status::Running => {
+                            let left = crate::domain::eta::remaining_ms(typical, elapsed, s.progress);
+                            format!("{usual} (about {} left)", format::duration(left))
+                        }
+                        _ => usual,
+                    })
+                })))}
                 {fact("Attempt", Box::new(move || current.with(|s| match (s.attempt(), s.max_attempts) {
                     (0, _) => "—".into(),
                     (n, Some(max)) => format!("{n} of {max}"),

@@ -17,6 +17,8 @@ pub fn RunHeader(
     clock: Signal<DateTime<Utc>>,
     /// An ad-hoc run's allowed silence (ms), after which the server ends it as failed.
     silence_ms: Option<u64>,
+    /// How long this pipeline's recent successful runs took (median), for the time left.
+    typical_ms: Option<i64>,
 ) -> impl IntoView {
     let status = Memo::new(move |_| state.with(|s| s.status));
     let percent = Memo::new(move |_| state.with(RunState::percent));
@@ -25,6 +27,17 @@ pub fn RunHeader(
             s.elapsed_ms(clock.get())
                 .map(format::duration)
                 .unwrap_or_else(|| "not started".into())
+        })
+    };
+    // Only while the run goes on, and only with history to base it on.
+    let left = move || {
+        let typical = typical_ms?;
+        state.with(|s| {
+            let elapsed = s.elapsed_ms(clock.get())?;
+            (s.status == Status::Running).then(|| {
+                let ms = crate::domain::eta::remaining_ms(typical, elapsed, s.percent());
+                format!("about {} left", format::duration(ms))
+            })
         })
     };
     // When a silent producer's run would be ended, while it is still going.
@@ -53,6 +66,9 @@ pub fn RunHeader(
                 <span class="run-status badge" data-status=move || status.get().as_str()>{move || status.get().as_str()}</span>
                 <span class="run-percent" title="Overall progress, weighted by step weight">{move || format::percent(percent.get())}</span>
                 <span class="run-elapsed" title=move || if conn.get().is_current() { "Elapsed time" } else { "Elapsed time (the connection is down: the run may have moved on)" }>{elapsed}</span>
+                {move || left().map(|text| view! {
+                    <span class="run-left" title="From the median duration of this pipeline's recent successful runs and the progress so far">{text}</span>
+                })}
                 <span class="conn js-only" data-state=move || conn.get().as_str() data-transport=move || conn.get().transport() role="status" title="The live connection: what you see is current while it says Live">
                     <span class="conn-dot" aria-hidden="true"></span>
                     {move || conn.get().label()}

@@ -22,7 +22,7 @@ pub fn HomePage() -> impl IntoView {
                                     <li class="pipeline-card">
                                         <a href=format!("/pipelines/{}", p.id)>
                                             <span class="card-name">{p.name}</span>
-                                            <span class="card-meta">{format!("{} · {} steps", p.id, p.steps)}</span>
+                                            <span class="card-meta">{format!("{} · {} step{}", p.id, p.steps, if p.steps == 1 { "" } else { "s" })}</span>
                                             <span class="card-description">{p.description}</span>
                                         </a>
                                     </li>

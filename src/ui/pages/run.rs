@@ -45,6 +45,7 @@ fn RunDetail(view: RunView, regrow: Callback<()>) -> impl IntoView {
         epoch,
         now,
         silence_ms,
+        typical,
         layout,
     } = view;
     let run_id = initial.id.clone();
@@ -99,7 +100,7 @@ fn RunDetail(view: RunView, regrow: Callback<()>) -> impl IntoView {
     view! {
         <Title text=title/>
         <section class="run-page" class:has-panel=move || selected.get().is_some() class:stale=stale>
-            <RunHeader state conn clock silence_ms/>
+            <RunHeader state conn clock silence_ms typical_ms=typical.as_ref().map(|t| t.run_ms)/>
             <noscript inner_html=static_view_note(!finished_at_load)></noscript>
             <div class="run-body">
                 <div class="graph-area">
@@ -112,7 +113,8 @@ fn RunDetail(view: RunView, regrow: Callback<()>) -> impl IntoView {
                     .into_any(),
                     None => {
                         let name = names.get(&step).cloned().unwrap_or_else(|| step.clone());
-                        view! { <NodePanel run=run_id.clone() step name state clock/> }.into_any()
+                        let typical_ms = typical.as_ref().and_then(|t| t.steps.get(&step).copied());
+                        view! { <NodePanel run=run_id.clone() step name state clock typical_ms/> }.into_any()
                     }
                 })}
             </div>
