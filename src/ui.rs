@@ -12,6 +12,7 @@ mod plan;
 mod run_header;
 mod runs_table;
 mod system_panel;
+mod toasts;
 pub(crate) mod user_menu;
 
 pub use app::{shell, App};

@@ -37,6 +37,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    super::toasts::provide_watched();
     view! {
         <Stylesheet id="leptos" href="/pkg/signalbox.css"/>
         <Title text="Signalbox" formatter=crate::ui::format::title_text/>
@@ -60,6 +61,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/audit") view=AuditPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
+            <super::toasts::Toasts/>
         </Router>
     }
 }

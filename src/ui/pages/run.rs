@@ -49,6 +49,7 @@ fn RunDetail(view: RunView, regrow: Callback<()>) -> impl IntoView {
         layout,
     } = view;
     let run_id = initial.id.clone();
+    crate::ui::toasts::watch(&run_id);
     let finished_at_load = initial.status.is_terminal();
     let steps = StepSignals::new(graph.steps.iter().map(|s| s.id.as_str()), &initial);
     let drawn = graph.steps.len();
