@@ -13,6 +13,7 @@
 #                  make bench BENCH_ARGS="fanout --subscribers 1000 --rate 5000"
 #   make bench-browser  frame times in headless Chromium while a 2,000-step run progresses
 #                  make bench-browser FRAMES_ARGS="--steps 500"
+#   make bench-latency  ingest-to-DOM latency measured in headless Chromium
 #
 # CI runs `bash .ci/run`, which is `make test`.
 
@@ -56,7 +57,7 @@ E2E_TIMEOUT ?= 20m
 TIMEOUT := timeout --kill-after=30s $(if $(CI),,--foreground)
 
 .PHONY: help run test setup setup-run build build-release fmt-check clippy clippy-ssr \
-        clippy-hydrate unit wasm-size report-wasm-size e2e serve bench bench-browser clean
+        clippy-hydrate unit wasm-size report-wasm-size e2e serve bench bench-browser bench-latency clean
 
 help:
 	@sed -n '1,/^$$/p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
@@ -139,6 +140,10 @@ bench: setup-run build-release
 bench-browser: setup build-release
 	@echo "== browser frame times (end2end/bench/frames.mjs $(FRAMES_ARGS))"
 	node end2end/bench/frames.mjs $(FRAMES_ARGS)
+
+bench-latency: setup build-release
+	@echo "== ingest-to-DOM latency (end2end/bench/latency.mjs)"
+	node end2end/bench/latency.mjs
 
 # Serve the last release build without rebuilding.
 serve:
