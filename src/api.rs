@@ -5,6 +5,15 @@ pub mod functions;
 pub mod security;
 pub mod views;
 
+/// What a query value must encode: everything but unreserved characters and `/` (so the way
+/// back stays readable: `next=/runs/nightly-import`).
+pub const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'/');
+
 pub use frames::{ClientOp, OpKind, Position, Resync, ServerFrame, SystemSample};
 pub use security::{Access, AuditEntry, AuditFilter, Viewer};
 pub use views::{PipelineCard, PipelineView, RunView, RunsPage, RunsQuery};

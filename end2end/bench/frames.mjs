@@ -10,53 +10,14 @@
 // or more keep only what is on screen, plus a margin, in the DOM.) Then, while the steps keep
 // updating, it zooms out three steps, fits, returns to 1:1 and drags the graph 600 pixels,
 // recording those frames too.
-import { chromium } from '../node_modules/playwright-core/index.mjs';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import net from 'node:net';
+import { cliArgs, launchChromium, percentile, post, sleep, startServer } from './common.mjs';
 
-const args = Object.fromEntries(
-  process.argv.slice(2).reduce((pairs, arg, i, all) => {
-    if (arg.startsWith('--')) pairs.push([arg.slice(2), all[i + 1]]);
-    return pairs;
-  }, []),
-);
+const args = cliArgs();
 const STEPS = Number(args.steps ?? 2000);
 const RUNNING = Number(args.running ?? 200);
 const HZ = Number(args.hz ?? 20);
 const SECONDS = Number(args.seconds ?? 10);
-const ROOT = resolve(new URL('../..', import.meta.url).pathname);
-const BINARY = args.binary ?? join(ROOT, 'target/release/signalbox');
 const WIDTH = 25;
-
-function freePort() {
-  return new Promise((ok, fail) => {
-    const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => ok(port));
-    });
-    server.on('error', fail);
-  });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const percentile = (values, q) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
-};
-
-async function post(base, path, body) {
-  const response = await fetch(base + path, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
-  return response.json();
-}
 
 function layered(steps) {
   return Array.from({ length: steps }, (_, i) => {
@@ -67,32 +28,15 @@ function layered(steps) {
   });
 }
 
-const data = mkdtempSync(join(tmpdir(), 'signalbox-frames-'));
-const port = await freePort();
-const base = `http://127.0.0.1:${port}`;
-const server = spawn(BINARY, ['serve', '--addr', `127.0.0.1:${port}`, '--data-dir', data], {
-  cwd: ROOT,
-  env: { ...process.env, RUST_LOG: 'warn' },
-  stdio: ['ignore', 'inherit', 'inherit'],
-});
+const { base, stop } = await startServer(args.binary);
 let browser;
 try {
-  for (let i = 0; ; i++) {
-    if (i > 300) throw new Error('server did not start');
-    try {
-      if ((await fetch(`${base}/healthz`)).ok) break;
-    } catch {}
-    await sleep(100);
-  }
   const steps = layered(STEPS);
   const run = `frames-${Date.now()}`;
   await post(base, '/api/v1/runs', { id: run, name: `${STEPS} steps`, steps });
   await post(base, `/api/v1/runs/${run}/events`, { type: 'run.started' });
 
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-dev-shm-usage'],
-  });
+  browser = await launchChromium();
   const page = await browser.newPage({ viewport: { width: 1600, height: 900 } });
   const opened = Date.now();
   await page.goto(`${base}/runs/${run}`);
@@ -203,7 +147,5 @@ try {
   if (caughtUp === null || visible === 0) process.exitCode = 1;
 } finally {
   await browser?.close();
-  server.kill('SIGTERM');
-  await sleep(300);
-  rmSync(data, { recursive: true, force: true });
+  await stop();
 }

@@ -7,72 +7,21 @@
 // times how long until the node's percentage shows the new value in the DOM (a
 // MutationObserver). That covers the POST, the durable store, the fan-out, the WebSocket
 // frame, the reducer and the next painted frame. Prints median, p99 and the slowest sample.
-import { chromium } from '../node_modules/playwright-core/index.mjs';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import net from 'node:net';
+import { cliArgs, launchChromium, percentile, post, startServer } from './common.mjs';
 
-const args = Object.fromEntries(
-  process.argv.slice(2).reduce((pairs, arg, i, all) => {
-    if (arg.startsWith('--')) pairs.push([arg.slice(2), all[i + 1]]);
-    return pairs;
-  }, []),
-);
+const args = cliArgs();
 const SAMPLES = Number(args.samples ?? 300);
 const EVERY_MS = Number(args.every ?? 50);
 const STEPS = 10;
-const ROOT = resolve(new URL('../..', import.meta.url).pathname);
-const BINARY = args.binary ?? join(ROOT, 'target/release/signalbox');
 
-function freePort() {
-  return new Promise((ok, fail) => {
-    const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => ok(port));
-    });
-    server.on('error', fail);
-  });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const percentile = (values, q) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
-};
-
-const data = mkdtempSync(join(tmpdir(), 'signalbox-latency-'));
-const port = await freePort();
-const base = `http://127.0.0.1:${port}`;
-const server = spawn(BINARY, ['serve', '--addr', `127.0.0.1:${port}`, '--data-dir', data], {
-  cwd: ROOT,
-  env: { ...process.env, RUST_LOG: 'warn' },
-  stdio: ['ignore', 'inherit', 'inherit'],
-});
+const { base, stop } = await startServer(args.binary);
 let browser;
 try {
-  for (let i = 0; ; i++) {
-    if (i > 300) throw new Error('server did not start');
-    try {
-      if ((await fetch(`${base}/healthz`)).ok) break;
-    } catch {}
-    await sleep(100);
-  }
   const run = `latency-${Date.now()}`;
   const steps = Array.from({ length: STEPS }, (_, i) => ({ id: `s${i}`, needs: i ? [`s${i - 1}`] : [] }));
-  const created = await fetch(`${base}/api/v1/runs`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ id: run, name: 'latency', steps }),
-  });
-  if (!created.ok) throw new Error(`create: ${created.status}`);
+  await post(base, '/api/v1/runs', { id: run, name: 'latency', steps });
 
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-dev-shm-usage'],
-  });
+  browser = await launchChromium();
   const page = await browser.newPage({ viewport: { width: 1600, height: 900 } });
   await page.goto(`${base}/runs/${run}`);
   await page.waitForSelector('.conn[data-state="live"]', { timeout: 60_000 });
@@ -130,7 +79,5 @@ try {
   if (report.never_shown > 0) process.exitCode = 1;
 } finally {
   await browser?.close();
-  server.kill('SIGTERM');
-  await sleep(300);
-  rmSync(data, { recursive: true, force: true });
+  await stop();
 }

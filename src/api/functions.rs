@@ -196,14 +196,15 @@ pub async fn load_run(id: String) -> Result<Option<RunView>, ServerFnError> {
         .is_none()
         .then(|| app_state().map(|s| s.adhoc_idle_timeout.as_millis() as u64))
         .transpose()?;
+    // Only a run that goes on shows the time left: a finished one reads no history.
     let typical = match &record.pipeline {
-        Some(pipeline) => tenant
+        Some(pipeline) if !snapshot.state.status.is_terminal() => tenant
             .runs
             .store()
             .typical_durations(pipeline, 10)
             .await
             .map_err(failed)?,
-        None => None,
+        _ => None,
     };
     Ok(Some(RunView {
         typical,

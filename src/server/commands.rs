@@ -3,6 +3,7 @@
 //! audit trail: starting and cancelling are recorded with who did it.
 
 use super::auth::Principal;
+use super::catalog::Entry;
 use super::runs::{RunError, Runs};
 use super::state::AppState;
 use super::store::RunRecord;
@@ -72,6 +73,16 @@ pub fn plan_pipeline_run(
     pipeline: &str,
     params: &BTreeMap<String, String>,
 ) -> Result<Plan, CommandError> {
+    let (entry, params) = resolve(tenant, pipeline, params)?;
+    Ok(entry.pipeline.plan(&params))
+}
+
+/// A catalog pipeline and the parameters a run of it gets (defaults filled in, checked).
+fn resolve<'t>(
+    tenant: &'t Tenant,
+    pipeline: &str,
+    params: &BTreeMap<String, String>,
+) -> Result<(&'t Entry, BTreeMap<String, String>), CommandError> {
     let entry = tenant
         .catalog
         .get(pipeline)
@@ -80,7 +91,7 @@ pub fn plan_pipeline_run(
         .pipeline
         .resolve_params(params)
         .map_err(CommandError::BadParams)?;
-    Ok(entry.pipeline.plan(&params))
+    Ok((entry, params))
 }
 
 /// Starts a run of a catalog pipeline with the built-in executor.
@@ -92,14 +103,7 @@ pub async fn start_pipeline_run(
     params: &BTreeMap<String, String>,
     id: Option<String>,
 ) -> Result<(RunSummary, bool), CommandError> {
-    let entry = tenant
-        .catalog
-        .get(pipeline)
-        .ok_or_else(|| CommandError::UnknownPipeline(pipeline.to_owned()))?;
-    let params = entry
-        .pipeline
-        .resolve_params(params)
-        .map_err(CommandError::BadParams)?;
+    let (entry, params) = resolve(tenant, pipeline, params)?;
     let id = match id {
         Some(id) => {
             check_run_id(&id)?;

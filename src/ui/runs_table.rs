@@ -4,13 +4,14 @@
 //! compact progress bar and a duration that ticks while the run goes on.
 
 use crate::api::functions::{load_runs, RUNS_PAGE};
-use crate::api::{RunsPage, RunsQuery, ServerFrame};
+use crate::api::{RunsPage, RunsQuery, ServerFrame, QUERY_VALUE};
 use crate::domain::{RunSummary, Status};
 use crate::ui::format;
 use crate::ui::live::{follow_topic, use_clock};
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
+use percent_encoding::utf8_percent_encode;
 
 /// Statuses offered by the filter.
 const STATUSES: [Status; 7] = [
@@ -163,23 +164,10 @@ fn link(query: &RunsQuery, before: Option<&str>) -> String {
         .into_iter()
         .filter_map(|(k, v)| {
             v.filter(|v| !v.is_empty())
-                .map(|v| format!("{k}={}", urlencoding(v)))
+                .map(|v| format!("{k}={}", utf8_percent_encode(v, QUERY_VALUE)))
         })
         .collect();
     format!("?{}", encoded.join("&"))
-}
-
-/// Percent-encodes what a query value may not carry as is.
-fn urlencoding(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// Whether a run belongs in a list with these filters.

@@ -4,12 +4,13 @@
 //! answer 401.
 
 use super::{Action, Auth, SESSION_COOKIE};
+use crate::api::QUERY_VALUE;
 use crate::server::error::AppError;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use percent_encoding::utf8_percent_encode;
 use std::sync::Arc;
 
 /// Reachable without signing in: the sign-in page and its form, health checks, the API's
@@ -32,15 +33,6 @@ fn is_public(path: &str) -> bool {
 fn is_page(path: &str) -> bool {
     !(path.starts_with("/api/") || path.starts_with("/fn/") || path.starts_with("/auth/"))
 }
-
-/// What a query value must encode: everything but unreserved characters and `/` (so the way
-/// back stays readable: `next=/runs/nightly-import`).
-pub const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~')
-    .remove(b'/');
 
 /// `/login?next=<where they were going>`.
 fn sign_in_redirect(path_and_query: &str) -> String {

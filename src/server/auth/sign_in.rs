@@ -2,8 +2,8 @@
 //! (a plain form, so it works before the page's script loads); a session cookie comes back.
 
 use super::guard::clear_session_cookie;
-use super::guard::QUERY_VALUE;
 use super::Caller;
+use crate::api::QUERY_VALUE;
 use crate::server::error::AppError;
 use crate::server::state::AppState;
 use axum::extract::{ConnectInfo, State};

@@ -53,14 +53,10 @@ enum Session {
 }
 
 async fn session(subscribe: &str, on_frame: &dyn Fn(ServerFrame) -> bool) -> Session {
-    let Some(location) = web_sys::window().map(|w| w.location()) else {
+    let Some(url) = super::transport::stream_url() else {
         return Session::Gone;
     };
-    let (Ok(protocol), Ok(host)) = (location.protocol(), location.host()) else {
-        return Session::Gone;
-    };
-    let scheme = if protocol == "https:" { "wss" } else { "ws" };
-    let Ok(socket) = WebSocket::open(&format!("{scheme}://{host}/api/v1/ws")) else {
+    let Ok(socket) = WebSocket::open(&url) else {
         return Session::Failed;
     };
     let (mut write, mut read) = socket.split();

@@ -25,9 +25,14 @@ const POLL_MS: u32 = 1_000;
 /// Events per poll.
 const POLL_LIMIT: u32 = 1_000;
 
-fn origin() -> Option<(String, String)> {
+/// The live stream's address on this page's origin (`wss:` under https).
+pub(super) fn stream_url() -> Option<String> {
     let location = web_sys::window()?.location();
-    Some((location.protocol().ok()?, location.host().ok()?))
+    let scheme = match location.protocol().ok()?.as_str() {
+        "https:" => "wss",
+        _ => "ws",
+    };
+    Some(format!("{scheme}://{}/api/v1/ws", location.host().ok()?))
 }
 
 /// Maps a frame's meaning to how the session goes on (`None`: keep going).
@@ -49,11 +54,10 @@ fn now_ms() -> f64 {
 
 /// One WebSocket session carrying the run and every followed log.
 pub async fn websocket(client: &Rc<Client>) -> End {
-    let Some((protocol, host)) = origin() else {
+    let Some(url) = stream_url() else {
         return End::Gone;
     };
-    let scheme = if protocol == "https:" { "wss" } else { "ws" };
-    let Ok(socket) = WebSocket::open(&format!("{scheme}://{host}/api/v1/ws")) else {
+    let Ok(socket) = WebSocket::open(&url) else {
         return End::Dropped { received: false };
     };
     let (mut write, mut read) = socket.split();
