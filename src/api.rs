@@ -1,5 +1,6 @@
 //! Wire types shared by server and browser, and the server functions the pages call.
 
+pub mod board;
 pub mod frames;
 pub mod functions;
 pub mod security;
@@ -14,6 +15,7 @@ pub const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPH
     .remove(b'~')
     .remove(b'/');
 
+pub use board::{BoardPipeline, BoardView, Stage, BOARD_ROWS};
 pub use frames::{ClientOp, OpKind, Position, Resync, ServerFrame, SystemSample};
 pub use security::{Access, AuditEntry, AuditFilter, Viewer};
 pub use views::{PipelineCard, PipelineView, RunView, RunsPage, RunsQuery};

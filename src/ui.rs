@@ -1,9 +1,11 @@
 //! Leptos components: the same code renders on the server (SSR) and hydrates in the browser.
 
 mod app;
+mod board;
 mod conn;
 mod fan_out_panel;
 mod format;
+mod gantt;
 mod graph;
 mod live;
 mod pages;
@@ -11,6 +13,7 @@ mod panel;
 mod plan;
 mod run_header;
 mod runs_table;
+mod stage_timeline;
 mod system_panel;
 mod toasts;
 pub(crate) mod user_menu;

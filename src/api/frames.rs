@@ -181,6 +181,23 @@ impl ClientOp {
         }
     }
 
+    /// `{"op":"subscribe","topic":…}`
+    pub fn follow_topic(topic: &str) -> Self {
+        ClientOp {
+            run: None,
+            topic: Some(topic.to_owned()),
+            ..ClientOp::follow_run("", None)
+        }
+    }
+
+    /// `{"op":"unsubscribe","run":…}`
+    pub fn unfollow_run(run: &str) -> Self {
+        ClientOp {
+            op: OpKind::Unsubscribe,
+            ..ClientOp::follow_run(run, None)
+        }
+    }
+
     /// `{"op":"subscribe","run":…,"step":…,"logs_after":…}`
     pub fn follow_logs(run: &str, step: &str, after: u64) -> Self {
         ClientOp {
@@ -226,6 +243,14 @@ mod tests {
         let op: ClientOp =
             serde_json::from_str(r#"{"op":"subscribe","run":"r1","since":4}"#).unwrap();
         assert_eq!(op, ClientOp::follow_run("r1", Some(4)));
+        assert_eq!(
+            serde_json::to_value(ClientOp::follow_topic("runs")).unwrap(),
+            serde_json::json!({"op": "subscribe", "topic": "runs"})
+        );
+        assert_eq!(
+            serde_json::to_value(ClientOp::unfollow_run("r1")).unwrap(),
+            serde_json::json!({"op": "unsubscribe", "run": "r1"})
+        );
         let logs = serde_json::to_value(ClientOp::follow_logs("r1", "build", 10)).unwrap();
         assert_eq!(
             logs,

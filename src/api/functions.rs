@@ -134,6 +134,40 @@ pub async fn load_runs(
     })
 }
 
+/// The deployments board: the stages of each deployment pipeline (`kind = "deployment"`) and
+/// their newest runs, whole.
+#[server(prefix = "/fn")]
+pub async fn load_board() -> Result<super::BoardView, ServerFnError> {
+    use super::{BoardPipeline, BOARD_ROWS};
+    let (_, tenant) = caller(Action::View).await?;
+    let pipelines: Vec<BoardPipeline> = tenant
+        .catalog
+        .all()
+        .filter(|p| p.on_board())
+        .map(|p| BoardPipeline::from(p.as_ref()))
+        .collect();
+    let mut recent = Vec::new();
+    for pipeline in &pipelines {
+        let filter = crate::server::store::RunFilter {
+            pipeline: Some(pipeline.id.clone()),
+            limit: BOARD_ROWS as u32,
+            ..Default::default()
+        };
+        recent.extend(tenant.runs.list(&filter).await.map_err(failed)?);
+    }
+    recent.sort_by_key(|run| std::cmp::Reverse(run.created_at));
+    recent.truncate(BOARD_ROWS);
+    let snapshots =
+        futures::future::try_join_all(recent.iter().map(|run| tenant.runs.snapshot(&run.id)))
+            .await
+            .map_err(failed)?;
+    Ok(super::BoardView {
+        pipelines,
+        runs: snapshots.into_iter().map(|s| s.state).collect(),
+        now: chrono::Utc::now(),
+    })
+}
+
 /// A pipeline page; with `plan`, also the dry run of a run with those parameters.
 #[server(prefix = "/fn")]
 pub async fn load_pipeline(

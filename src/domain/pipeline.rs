@@ -10,6 +10,9 @@ use thiserror::Error;
 /// The kind (and icon) of `on_failure` steps on a run's graph.
 pub const ROLLBACK_KIND: &str = "rollback";
 
+/// The pipeline kind whose runs the deployments board shows.
+pub const DEPLOYMENT_KIND: &str = "deployment";
+
 /// A run parameter, shown as a form field when starting a run.
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
@@ -51,6 +54,8 @@ pub struct Pipeline {
     pub id: String,
     pub name: String,
     pub description: String,
+    /// Free-form; `deployment` puts the pipeline's runs on the deployments board.
+    pub kind: String,
     pub max_parallel: usize,
     pub params: BTreeMap<String, ParamSpec>,
     pub steps: Vec<Step>,
@@ -78,6 +83,7 @@ struct PipelineFile {
     id: String,
     name: Option<String>,
     description: Option<String>,
+    kind: Option<String>,
     max_parallel: Option<usize>,
     #[serde(default)]
     params: BTreeMap<String, ParamSpec>,
@@ -165,6 +171,7 @@ impl Pipeline {
             name: raw.name.unwrap_or_else(|| raw.id.clone()),
             id: raw.id,
             description: raw.description.unwrap_or_default(),
+            kind: raw.kind.unwrap_or_default(),
             max_parallel: raw.max_parallel.unwrap_or(DEFAULT_MAX_PARALLEL),
             params: raw.params,
             steps,
@@ -225,6 +232,11 @@ impl Pipeline {
             rollback
         }));
         graph
+    }
+
+    /// Whether the deployments board shows this pipeline's runs.
+    pub fn on_board(&self) -> bool {
+        self.kind == DEPLOYMENT_KIND
     }
 
     /// The rollback steps as a pipeline of their own, for the executor.
@@ -369,6 +381,7 @@ mod tests {
     const GOOD: &str = r#"
 id = "deploy-web"
 name = "Deploy web service"
+kind = "deployment"
 max_parallel = 2
 
 [params.environment]
@@ -405,6 +418,9 @@ run = "echo undo"
         assert!(p.steps[1].continue_on_error);
         assert_eq!(p.on_failure[0].id, "rollback");
         assert_eq!(p.graph().steps[1].needs, ["build"]);
+        assert!(p.on_board(), "kind = \"deployment\" puts it on the board");
+        let plain = Pipeline::parse("x.toml", "id = \"x\"\n[[steps]]\nid = \"a\"\n").unwrap();
+        assert!(!plain.on_board());
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The HTML shell and the router.
 
-use super::pages::{AuditPage, HomePage, LoginPage, NotFound, PipelinePage, RunPage};
+use super::pages::{
+    AuditPage, DeploymentsPage, HomePage, LoginPage, NotFound, PipelinePage, RunPage,
+};
 use super::user_menu::UserMenu;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -49,6 +51,7 @@ pub fn App() -> impl IntoView {
                 </A>
                 <nav class="topnav">
                     <A href="/">"Pipelines"</A>
+                    <A href="/deployments">"Deployments"</A>
                 </nav>
                 <UserMenu/>
             </header>
@@ -56,6 +59,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=NotFound>
                     <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
                     <Route path=path!("/pipelines/:id") view=PipelinePage ssr=SsrMode::Async/>
+                    <Route path=path!("/deployments") view=DeploymentsPage ssr=SsrMode::Async/>
                     <Route path=path!("/runs/:id") view=RunPage ssr=SsrMode::Async/>
                     <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
                     <Route path=path!("/audit") view=AuditPage ssr=SsrMode::Async/>

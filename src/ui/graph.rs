@@ -7,7 +7,7 @@
 //! measures what is on screen and draws only that part, live.
 
 mod edge;
-mod icons;
+pub(crate) mod icons;
 mod marker;
 mod node;
 mod steps;

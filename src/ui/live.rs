@@ -28,7 +28,18 @@ pub fn use_clock(server_now: DateTime<Utc>) -> Signal<DateTime<Utc>> {
     let now = RwSignal::new(server_now);
     #[cfg(feature = "hydrate")]
     {
-        let skew = server_now - Utc::now();
+        // `server_now` is when the server answered: for the page being hydrated, when its
+        // HTML began to arrive (hydration starts seconds later on a slow device); for data
+        // fetched since, about now.
+        let hydrating = Owner::current_shared_context().is_some_and(|c| c.during_hydration());
+        let answered = hydrating
+            .then(|| {
+                let ms = web_sys::window()?.performance()?.timing().response_start();
+                (ms > 0.0).then(|| DateTime::from_timestamp_millis(ms as i64))?
+            })
+            .flatten()
+            .unwrap_or_else(Utc::now);
+        let skew = server_now - answered;
         if let Ok(handle) = set_interval_with_handle(
             move || now.set(Utc::now() + skew),
             std::time::Duration::from_secs(1),
@@ -70,6 +81,10 @@ pub fn provide_live(
     provide_context(page);
 }
 
+/// Where a view following the stream queues operations for its current connection (those
+/// sent to a connection that has ended are dropped: the next one starts with the opening).
+pub type Outbox = futures::channel::mpsc::UnboundedSender<crate::api::ClientOp>;
+
 /// Follows a topic of the live stream (`runs`, `system`) on a connection of its own while the
 /// calling component lives: `on_frame` gets each frame, `on_drop` runs when a connection ends
 /// (each returns false once its view is gone). Nothing happens on the server.
@@ -78,10 +93,29 @@ pub fn follow_topic(
     on_frame: impl Fn(crate::api::ServerFrame) -> bool + 'static,
     on_drop: impl Fn() -> bool + 'static,
 ) {
+    follow_stream(
+        move || vec![crate::api::ClientOp::follow_topic(topic)],
+        move |frame, _| on_frame(frame),
+        on_drop,
+    );
+}
+
+/// Follows the live stream on a connection of its own while the calling component lives:
+/// each connection starts with the `opening` operations; `on_frame` gets each frame and the
+/// connection's outbox for further operations. Nothing happens on the server.
+pub fn follow_stream(
+    opening: impl Fn() -> Vec<crate::api::ClientOp> + 'static,
+    on_frame: impl Fn(crate::api::ServerFrame, &Outbox) -> bool + 'static,
+    on_drop: impl Fn() -> bool + 'static,
+) {
     #[cfg(feature = "hydrate")]
-    topic::follow(topic, Box::new(on_frame), Box::new(on_drop));
+    topic::follow(topic::Handlers {
+        opening: Box::new(opening),
+        on_frame: Box::new(on_frame),
+        on_drop: Box::new(on_drop),
+    });
     #[cfg(not(feature = "hydrate"))]
-    let _ = (topic, on_frame, on_drop);
+    let _ = (opening, on_frame, on_drop);
 }
 
 /// Follows one step's log on the page's connection, appending lines after the last in `lines`.

@@ -1,37 +1,46 @@
-//! A topic of the live stream (`runs`, `system`) on a WebSocket of its own, for the views that
-//! follow one: every frame to the view, reconnecting with backoff until the view goes away.
+//! A connection of the live stream for the views that follow topics (`runs`, `system`) or
+//! several runs at once: the opening operations on each connection, further operations as the
+//! view asks (the outbox its frame handler gets), every frame to the view, reconnecting with
+//! backoff until the view goes away.
 
 use super::backoff::Backoff;
-use crate::api::ServerFrame;
-use futures::channel::oneshot;
+use super::Outbox;
+use crate::api::{ClientOp, ServerFrame};
+use futures::channel::{mpsc, oneshot};
 use futures::{FutureExt, SinkExt, StreamExt};
 use gloo_net::websocket::{futures::WebSocket, Message};
 use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
 
-/// Follows `topic` while the calling component lives. `on_frame` gets each frame and
-/// `on_drop` runs when a connection ends; either returns false once its view is gone.
-/// (Boxed: one copy of the session code serves every view, which keeps the bundle small.)
-pub fn follow(
-    topic: &'static str,
-    on_frame: Box<dyn Fn(ServerFrame) -> bool>,
-    on_drop: Box<dyn Fn() -> bool>,
-) {
+/// A view's frame handler: each frame with the connection's outbox; false once the view is gone.
+type OnFrame = Box<dyn Fn(ServerFrame, &Outbox) -> bool>;
+
+/// The view's side of a connection. (Boxed: one copy of the session code serves every view,
+/// which keeps the bundle small.)
+pub struct Handlers {
+    /// What each new connection sends first.
+    pub opening: Box<dyn Fn() -> Vec<ClientOp>>,
+    pub on_frame: OnFrame,
+    /// Runs when a connection ends; false once the view is gone.
+    pub on_drop: Box<dyn Fn() -> bool>,
+}
+
+/// Follows the stream while the calling component lives.
+pub fn follow(handlers: Handlers) {
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     on_cleanup(move || {
         let _ = stop_tx.send(());
     });
-    let subscribe = format!(r#"{{"op":"subscribe","topic":"{topic}"}}"#);
     wasm_bindgen_futures::spawn_local(async move {
         let sessions = async {
             let mut backoff = Backoff::new(1_000, 30_000);
             loop {
-                match session(&subscribe, &on_frame).await {
+                match session(&handlers).await {
                     Session::Gone => return,
                     Session::Delivered => backoff.reset(),
                     Session::Failed => {}
                 }
-                if !on_drop() {
+                if !(handlers.on_drop)() {
                     return;
                 }
                 TimeoutFuture::new(backoff.next_ms(js_sys::Math::random())).await;
@@ -52,7 +61,11 @@ enum Session {
     Gone,
 }
 
-async fn session(subscribe: &str, on_frame: &dyn Fn(ServerFrame) -> bool) -> Session {
+fn text(op: &ClientOp) -> Message {
+    Message::Text(serde_json::to_string(op).unwrap_or_default())
+}
+
+async fn session(handlers: &Handlers) -> Session {
     let Some(url) = super::transport::stream_url() else {
         return Session::Gone;
     };
@@ -60,21 +73,31 @@ async fn session(subscribe: &str, on_frame: &dyn Fn(ServerFrame) -> bool) -> Ses
         return Session::Failed;
     };
     let (mut write, mut read) = socket.split();
-    if write
-        .send(Message::Text(subscribe.to_owned()))
-        .await
-        .is_err()
-    {
-        return Session::Failed;
+    for op in (handlers.opening)() {
+        if write.send(text(&op)).await.is_err() {
+            return Session::Failed;
+        }
     }
+    let (outbox, mut queued) = mpsc::unbounded::<ClientOp>();
     let mut delivered = false;
-    while let Some(Ok(Message::Text(text))) = read.next().await {
-        let Ok(frame) = serde_json::from_str::<ServerFrame>(&text) else {
-            continue;
-        };
-        delivered = true;
-        if !on_frame(frame) {
-            return Session::Gone;
+    loop {
+        futures::select! {
+            message = read.next().fuse() => {
+                let Some(Ok(Message::Text(text))) = message else { break };
+                let Ok(frame) = serde_json::from_str::<ServerFrame>(&text) else {
+                    continue;
+                };
+                delivered = true;
+                if !(handlers.on_frame)(frame, &outbox) {
+                    return Session::Gone;
+                }
+            }
+            op = queued.next() => {
+                let Some(op) = op else { break };
+                if write.send(text(&op)).await.is_err() {
+                    break;
+                }
+            }
         }
     }
     if delivered {

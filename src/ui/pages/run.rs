@@ -6,6 +6,7 @@ use crate::domain::fan_out::FanOut;
 use crate::domain::Layout;
 use crate::ui::conn::Conn;
 use crate::ui::fan_out_panel::FanOutPanel;
+use crate::ui::gantt::Gantt;
 use crate::ui::graph::{GraphView, StepSignals};
 use crate::ui::live::{provide_live, use_clock};
 use crate::ui::panel::NodePanel;
@@ -119,6 +120,7 @@ fn RunDetail(view: RunView, regrow: Callback<()>) -> impl IntoView {
                     }
                 })}
             </div>
+            <Gantt graph steps state clock/>
         </section>
     }
 }

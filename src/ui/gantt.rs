@@ -1,0 +1,322 @@
+//! A run's Gantt timeline: one bar per step on a time axis from the run's start, open-ended
+//! and growing while a step runs, coloured by status; a step's earlier (failed) attempts and
+//! the time it waited after its dependencies had finished are drawn before its bar. It reads
+//! the same per-step signals as the graph, so it works live and after the run alike.
+
+use crate::domain::{Graph, RunState, Status, StepState};
+use crate::ui::format;
+use crate::ui::graph::StepSignals;
+use chrono::{DateTime, Utc};
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+/// Bigger runs are summed up in a sentence: a chart of thousands of rows helps nobody.
+pub const MAX_ROWS: usize = 300;
+/// Tick spacings the axis chooses from (ms): the smallest that gives at most `MAX_TICKS`.
+const SPACINGS: [i64; 14] = [
+    1_000, 2_000, 5_000, 10_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000, 900_000,
+    1_800_000, 3_600_000, 7_200_000,
+];
+const MAX_TICKS: i64 = 8;
+
+/// What a piece of a step's row shows.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Piece {
+    /// Ready (its dependencies done) but not started yet: waiting for a slot.
+    Waiting,
+    /// An earlier attempt, which failed.
+    Attempt,
+    /// The last (or current) attempt, in the step's status.
+    Bar,
+}
+
+/// One piece of a row, in ms from the run's start; `open` while it still grows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Span {
+    pub piece: Piece,
+    pub from: i64,
+    pub to: i64,
+    pub open: bool,
+}
+
+/// The pieces of one step's row. `ready`: when its last dependency finished (the run's start
+/// for a step with none); `None` while one has not.
+pub fn spans(
+    step: &StepState,
+    ready: Option<DateTime<Utc>>,
+    start: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Vec<Span> {
+    let ms = |t: DateTime<Utc>| (t - start).num_milliseconds().max(0);
+    let mut out = Vec::new();
+    let begun = step.started_at;
+    if let Some(ready) = ready {
+        let waited_until = begun.unwrap_or(now);
+        let waiting = begun.is_some() || step.status == Status::Pending;
+        if waiting && waited_until > ready {
+            out.push(Span {
+                piece: Piece::Waiting,
+                from: ms(ready),
+                to: ms(waited_until),
+                open: begun.is_none(),
+            });
+        }
+    }
+    let Some(first) = begun else {
+        return out;
+    };
+    let mut from = first;
+    for &retry in &step.retried_at {
+        out.push(Span {
+            piece: Piece::Attempt,
+            from: ms(from),
+            to: ms(retry),
+            open: false,
+        });
+        from = retry;
+    }
+    out.push(Span {
+        piece: Piece::Bar,
+        from: ms(from),
+        to: ms(step.finished_at.unwrap_or(now)),
+        open: step.finished_at.is_none(),
+    });
+    out
+}
+
+/// Where the axis's ticks go (ms from the start) for a timeline `span_ms` long.
+pub fn ticks(span_ms: i64) -> Vec<i64> {
+    let spacing = SPACINGS
+        .into_iter()
+        .find(|s| span_ms / s <= MAX_TICKS)
+        .unwrap_or(SPACINGS[SPACINGS.len() - 1] * (span_ms / MAX_TICKS / SPACINGS[13] + 1));
+    (0..=span_ms / spacing).map(|k| k * spacing).collect()
+}
+
+/// "0", "30s", "1m", "1m 30s", "2h".
+fn tick_label(ms: i64) -> String {
+    let s = ms / 1000;
+    match (s / 3600, (s / 60) % 60, s % 60) {
+        (0, 0, 0) => "0".to_owned(),
+        (0, 0, sec) => format!("{sec}s"),
+        (0, min, 0) => format!("{min}m"),
+        (0, min, sec) => format!("{min}m {sec}s"),
+        (h, 0, _) => format!("{h}h"),
+        (h, min, _) => format!("{h}h {min}m"),
+    }
+}
+
+/// The run's time frame: its start, and how long the axis is (at least a second). A running
+/// run's axis ends now, or at its latest event if the once-a-second clock has not caught up.
+fn frame(run: &RunState, now: DateTime<Utc>) -> (DateTime<Utc>, i64) {
+    let start = run.started_at.unwrap_or(run.created_at);
+    let end = run
+        .finished_at
+        .unwrap_or_else(|| run.updated_at.map_or(now, |last| last.max(now)));
+    (start, (end - start).num_milliseconds().max(1_000))
+}
+
+fn pct(ms: i64, span: i64) -> String {
+    format!("{:.3}%", 100.0 * ms as f64 / span as f64)
+}
+
+#[component]
+pub fn Gantt(
+    graph: Graph,
+    steps: StepSignals,
+    state: RwSignal<RunState>,
+    clock: Signal<DateTime<Utc>>,
+) -> impl IntoView {
+    if graph.steps.len() > MAX_ROWS {
+        return view! {
+            <section class="gantt" aria-label="Timeline">
+                <h2>"Timeline"</h2>
+                <p class="muted">{format!("The timeline draws runs of up to {MAX_ROWS} steps; this one has {}.", graph.steps.len())}</p>
+            </section>
+        }
+        .into_any();
+    }
+    // Only a running run's frame moves with the clock.
+    let frame = Memo::new(move |_| {
+        state.with(|run| {
+            let now = run.finished_at.unwrap_or_else(|| clock.get());
+            frame(run, now)
+        })
+    });
+    let order = graph
+        .topo_order()
+        .unwrap_or_else(|_| (0..graph.steps.len()).collect());
+    let rows = order
+        .into_iter()
+        .map(|i| {
+            let step = graph.steps[i].clone();
+            let signal = steps.get(&step.id);
+            let needs: Vec<Signal<StepState>> = step.needs.iter().map(|n| steps.get(n)).collect();
+            let ready = move || {
+                if needs.is_empty() {
+                    return state.with(|r| r.started_at);
+                }
+                needs
+                    .iter()
+                    .map(|n| n.with(|s| s.finished_at))
+                    .collect::<Option<Vec<_>>>()
+                    .and_then(|ends| ends.into_iter().max())
+            };
+            let status = Memo::new(move |_| signal.with(|s| s.status));
+            let pieces = move || {
+                let (start, span) = frame.get();
+                let now = start + chrono::Duration::milliseconds(span);
+                let spans = signal.with(|s| spans(s, ready(), start, now));
+                let end = spans.last().map(|s| s.to);
+                let label = signal.with(|s| s.duration_ms(now)).map(format::duration);
+                let bars = spans
+                    .into_iter()
+                    .map(|s| {
+                        let class = match s.piece {
+                            Piece::Waiting => "gantt-wait",
+                            Piece::Attempt => "gantt-attempt",
+                            Piece::Bar => "gantt-bar",
+                        };
+                        view! {
+                            <span
+                                class=class
+                                class:open=s.open
+                                style:left=pct(s.from, span)
+                                style:width=pct((s.to - s.from).max(0), span)
+                            ></span>
+                        }
+                    })
+                    .collect_view();
+                let label = end.zip(label).map(|(end, text)| {
+                    view! { <span class="gantt-label" style:left=pct(end, span)>{text}</span> }
+                });
+                view! { {bars} {label} }
+            };
+            let aria = {
+                let name = step.name.clone();
+                move || {
+                    signal.with(|s| {
+                        let attempts = match s.attempt() {
+                            0 | 1 => String::new(),
+                            n => format!(", {n} attempts"),
+                        };
+                        format!("{name}: {}{attempts}", s.status.as_str())
+                    })
+                }
+            };
+            let short = format::truncate(&step.name, 24);
+            view! {
+                <li class="gantt-row" data-step=step.id.clone() data-status=move || status.get().as_str() aria-label=aria>
+                    <A href=format!("?step={}", step.id) scroll=false attr:class="gantt-name" attr:title=step.name.clone()>
+                        {short}
+                    </A>
+                    <div class="gantt-track">{pieces}</div>
+                </li>
+            }
+        })
+        .collect_view();
+    let axis = move || {
+        let (_, span) = frame.get();
+        ticks(span)
+            .into_iter()
+            .map(|t| view! { <span class="gantt-tick" style:left=pct(t, span)>{tick_label(t)}</span> })
+            .collect_view()
+    };
+    view! {
+        <section class="gantt" aria-label="Timeline">
+            <h2>"Timeline"</h2>
+            <div class="gantt-chart">
+                <div class="gantt-axis" aria-hidden="true">{axis}</div>
+                <ol class="gantt-rows">{rows}</ol>
+            </div>
+            <p class="gantt-legend muted">
+                <span class="gantt-key gantt-wait"></span>"ready, waiting to start"
+                <span class="gantt-key gantt-attempt"></span>"failed attempt"
+            </p>
+        </section>
+    }
+    .into_any()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(s: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 12, 2, 10, 0, s).unwrap()
+    }
+
+    #[test]
+    fn a_retried_step_that_waited_shows_each_piece() {
+        let step = StepState {
+            status: Status::Running,
+            started_at: Some(at(5)),
+            retried_at: vec![at(9)],
+            ..StepState::default()
+        };
+        let got = spans(&step, Some(at(2)), at(0), at(12));
+        let pieces: Vec<(Piece, i64, i64, bool)> = got
+            .iter()
+            .map(|s| (s.piece, s.from, s.to, s.open))
+            .collect();
+        assert_eq!(
+            pieces,
+            [
+                (Piece::Waiting, 2_000, 5_000, false),
+                (Piece::Attempt, 5_000, 9_000, false),
+                (Piece::Bar, 9_000, 12_000, true),
+            ]
+        );
+    }
+
+    #[test]
+    fn pending_steps_wait_only_once_ready_and_finished_bars_close() {
+        let pending = StepState::default();
+        assert!(spans(&pending, None, at(0), at(10)).is_empty());
+        let waiting = spans(&pending, Some(at(4)), at(0), at(10));
+        assert_eq!(waiting.len(), 1);
+        assert!(waiting[0].open && waiting[0].piece == Piece::Waiting);
+        let done = StepState {
+            status: Status::Success,
+            started_at: Some(at(1)),
+            finished_at: Some(at(3)),
+            ..StepState::default()
+        };
+        let bar = spans(&done, Some(at(1)), at(0), at(10));
+        assert_eq!(bar.len(), 1, "no wait when it started as soon as it could");
+        assert_eq!((bar[0].to, bar[0].open), (3_000, false));
+        let skipped = StepState {
+            status: Status::Skipped,
+            ..StepState::default()
+        };
+        assert!(spans(&skipped, Some(at(1)), at(0), at(10)).is_empty());
+    }
+
+    #[test]
+    fn a_running_frame_reaches_the_latest_event_even_before_the_clock_does() {
+        let mut run = RunState::new("r", None, "r", &Graph::default(), at(0));
+        run.started_at = Some(at(1));
+        run.updated_at = Some(at(9));
+        assert_eq!(frame(&run, at(8)), (at(1), 8_000));
+        assert_eq!(frame(&run, at(10)), (at(1), 9_000));
+        run.finished_at = Some(at(9));
+        assert_eq!(
+            frame(&run, at(30)),
+            (at(1), 8_000),
+            "a finished run's frame stays"
+        );
+    }
+
+    #[test]
+    fn the_axis_has_a_few_round_ticks() {
+        assert_eq!(ticks(4_500), [0, 1_000, 2_000, 3_000, 4_000]);
+        assert_eq!(
+            ticks(95_000),
+            [0, 15_000, 30_000, 45_000, 60_000, 75_000, 90_000]
+        );
+        assert!(ticks(50 * 3_600_000).len() <= MAX_TICKS as usize + 1);
+        assert_eq!(tick_label(90_000), "1m 30s");
+        assert_eq!(tick_label(7_200_000), "2h");
+    }
+}

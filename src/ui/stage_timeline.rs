@@ -1,0 +1,69 @@
+//! A run's stages in a row, as the deployments board shows them: one icon per stage in order
+//! (pending, running with a pulse, success, failed, skipped, …; icons, so it reads without
+//! colour), and before each stage a connector that fills as the stage before it progresses.
+//! Rollback stages appear only once they run.
+
+use crate::api::Stage;
+use crate::domain::{RunState, Status};
+use crate::ui::format;
+use crate::ui::graph::icons::status_icon;
+use leptos::prelude::*;
+
+/// Characters of a stage name under its icon.
+const NAME_CHARS: usize = 18;
+
+#[component]
+pub fn StageTimeline(stages: Vec<Stage>, state: RwSignal<RunState>) -> impl IntoView {
+    let mark = move |id: String| {
+        Memo::new(move |_| {
+            state.with(|s| {
+                s.steps
+                    .get(&id)
+                    .map_or((Status::Pending, 0.0), |step| (step.status, step.progress))
+            })
+        })
+    };
+    let mut before = None;
+    let items = stages
+        .into_iter()
+        .map(|stage| {
+            let this = mark(stage.id.clone());
+            let link = before.replace(this).map(|previous: Memo<(Status, f64)>| {
+                view! {
+                    <span class="stage-link" data-status=move || previous.get().0.as_str() aria-hidden="true">
+                        <span style:width=move || format!("{:.1}%", previous.get().1.clamp(0.0, 100.0))></span>
+                    </span>
+                }
+            });
+            let status = move || this.get().0;
+            let label = {
+                let name = stage.name.clone();
+                move || {
+                    let (status, progress) = this.get();
+                    format!("{name}: {}, {}", status.as_str(), format::percent(progress))
+                }
+            };
+            let hidden = move || stage.rollback && status() == Status::Pending;
+            view! {
+                <li
+                    class="stage"
+                    class:hidden=hidden
+                    data-stage=stage.id
+                    data-status=move || status().as_str()
+                    aria-label=label.clone()
+                    title=label
+                >
+                    {link}
+                    <span class="stage-dot">
+                        <svg viewBox="0 0 24 24" aria-hidden="true"><path d=move || status_icon(status())/></svg>
+                    </span>
+                    <span class="stage-name">{format::truncate(&stage.name, NAME_CHARS)}</span>
+                    <span class="stage-percent">
+                        {move || (status() == Status::Running).then(|| format::percent(this.get().1))}
+                    </span>
+                </li>
+            }
+        })
+        .collect_view();
+    view! { <ol class="stages">{items}</ol> }
+}
