@@ -18,4 +18,4 @@ pub const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPH
 pub use board::{BoardPipeline, BoardView, Stage, BOARD_ROWS};
 pub use frames::{ClientOp, OpKind, Position, Resync, ServerFrame, SystemSample};
 pub use security::{Access, AuditEntry, AuditFilter, Viewer};
-pub use views::{PipelineCard, PipelineView, RunView, RunsPage, RunsQuery};
+pub use views::{PastStep, PipelineCard, PipelineView, RunView, RunsPage, RunsQuery};

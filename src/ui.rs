@@ -13,6 +13,7 @@ mod panel;
 mod plan;
 mod run_header;
 mod runs_table;
+mod sparkline;
 mod stage_timeline;
 mod system_panel;
 mod toasts;

@@ -266,6 +266,30 @@ pub async fn step_logs(
         .map_err(failed)
 }
 
+/// Runs of a step's past the node panel's sparkline shows.
+pub const STEP_HISTORY: u32 = 20;
+
+/// How long `step` took in the pipeline's earlier ended runs (before `run`), oldest first;
+/// empty for an ad-hoc run.
+#[server(prefix = "/fn")]
+pub async fn step_history(
+    run: String,
+    step: String,
+) -> Result<Vec<super::PastStep>, ServerFnError> {
+    let (_, tenant) = caller(Action::View).await?;
+    let store = tenant.runs.store();
+    let Some(record) = store.run(&run).await.map_err(failed)? else {
+        return Ok(Vec::new());
+    };
+    let Some(pipeline) = record.pipeline else {
+        return Ok(Vec::new());
+    };
+    store
+        .step_history(&pipeline, &step, record.created_at, STEP_HISTORY)
+        .await
+        .map_err(failed)
+}
+
 /// Retries an ended pipeline run and sends the browser to the new run's page.
 #[server(prefix = "/fn")]
 pub async fn retry_run(run: String) -> Result<(), ServerFnError> {

@@ -83,3 +83,11 @@ pub struct RunView {
     #[serde(skip)]
     pub layout: Option<Arc<Layout>>,
 }
+
+/// How long a step took in an earlier run of its pipeline (the node panel's sparkline).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PastStep {
+    pub run: String,
+    pub status: crate::domain::Status,
+    pub ms: i64,
+}

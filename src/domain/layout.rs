@@ -8,6 +8,9 @@ use super::geometry::{round1, Cubic, Path, Point};
 use super::graph::Graph;
 use serde::{Deserialize, Serialize};
 
+mod neighbours;
+pub use neighbours::Towards;
+
 pub const NODE_W: f64 = 200.0;
 pub const NODE_H: f64 = 64.0;
 /// Horizontal room between layers, where the edge curves live.

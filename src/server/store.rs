@@ -327,6 +327,42 @@ impl Store {
         }))
     }
 
+    /// How long `step` took in the ended runs of `pipeline` created before `before`, the
+    /// `limit` newest of those in which it ran, oldest first.
+    pub async fn step_history(
+        &self,
+        pipeline: &str,
+        step: &str,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<crate::api::PastStep>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, state FROM runs
+             WHERE pipeline = ? AND created_at < ? AND state IS NOT NULL
+               AND status IN ('success', 'warning', 'failed', 'cancelled')
+             ORDER BY created_at DESC, id DESC LIMIT ?",
+        )
+        .bind(pipeline)
+        .bind(stamp(before))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut past: Vec<crate::api::PastStep> = rows
+            .iter()
+            .filter_map(|row| {
+                let state = serde_json::from_str::<RunState>(row.get::<&str, _>(1)).ok()?;
+                let ran = state.steps.get(step)?;
+                Some(crate::api::PastStep {
+                    run: row.get(0),
+                    status: ran.status,
+                    ms: (ran.finished_at? - ran.started_at?).num_milliseconds(),
+                })
+            })
+            .collect();
+        past.reverse();
+        Ok(past)
+    }
+
     /// Runs the built-in executor owned that were still active: after a restart nobody runs them.
     pub async fn orphaned_runs(&self) -> Result<Vec<String>, StoreError> {
         let rows = sqlx::query(

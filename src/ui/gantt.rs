@@ -106,14 +106,19 @@ fn tick_label(ms: i64) -> String {
     }
 }
 
-/// The run's time frame: its start, and how long the axis is (at least a second). A running
-/// run's axis ends now, or at its latest event if the once-a-second clock has not caught up.
+/// The run's time frame: its start and how long it has run (ms). A running run's frame ends
+/// now, or at its latest event if the once-a-second clock has not caught up.
 fn frame(run: &RunState, now: DateTime<Utc>) -> (DateTime<Utc>, i64) {
     let start = run.started_at.unwrap_or(run.created_at);
     let end = run
         .finished_at
         .unwrap_or_else(|| run.updated_at.map_or(now, |last| last.max(now)));
-    (start, (end - start).num_milliseconds().max(1_000))
+    (start, (end - start).num_milliseconds().max(0))
+}
+
+/// The axis is at least a second long, so a run that just began is not drawn huge.
+fn axis_ms(elapsed_ms: i64) -> i64 {
+    elapsed_ms.max(1_000)
 }
 
 fn pct(ms: i64, span: i64) -> String {
@@ -164,8 +169,9 @@ pub fn Gantt(
             };
             let status = Memo::new(move |_| signal.with(|s| s.status));
             let pieces = move || {
-                let (start, span) = frame.get();
-                let now = start + chrono::Duration::milliseconds(span);
+                let (start, elapsed) = frame.get();
+                let now = start + chrono::Duration::milliseconds(elapsed);
+                let span = axis_ms(elapsed);
                 let spans = signal.with(|s| spans(s, ready(), start, now));
                 let end = spans.last().map(|s| s.to);
                 let label = signal.with(|s| s.duration_ms(now)).map(format::duration);
@@ -216,7 +222,7 @@ pub fn Gantt(
         })
         .collect_view();
     let axis = move || {
-        let (_, span) = frame.get();
+        let span = axis_ms(frame.get().1);
         ticks(span)
             .into_iter()
             .map(|t| view! { <span class="gantt-tick" style:left=pct(t, span)>{tick_label(t)}</span> })

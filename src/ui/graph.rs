@@ -60,6 +60,7 @@ pub fn GraphView(
     };
     let large = frame.steps >= VIRTUAL_FROM;
     let viewport = Viewport::new(frame.width, frame.height, large);
+    let keys = Arc::clone(&layout);
     let drawing = Drawing {
         layout,
         names: Arc::new(names),
@@ -114,7 +115,13 @@ pub fn GraphView(
             }
         }
     };
-    let canvas = Canvas::new(Zoom::new(frame.width, frame.height), wrap, viewport, large);
+    let canvas = Canvas::new(
+        Zoom::new(frame.width, frame.height),
+        wrap,
+        viewport,
+        large,
+        keys,
+    );
     // On narrow screens the graph keeps at least this share of its natural size and scrolls.
     let style = format!(
         "--graph-w: {width}px; --graph-min-w: {}px",
@@ -129,7 +136,7 @@ pub fn GraphView(
                 style=style
                 node_ref=wrap
                 tabindex="0"
-                aria-label="Graph: drag to pan, Ctrl + wheel to zoom, keys + − 0 1"
+                aria-label="Graph: drag to pan, Ctrl + wheel to zoom, keys + − 0 1; Tab to a node, then arrows move between nodes and Enter opens one"
                 on:scroll=on_scroll
                 on:wheel=move |ev| canvas.wheel(ev)
                 on:keydown=move |ev| canvas.key(ev)

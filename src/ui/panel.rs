@@ -5,6 +5,7 @@ use crate::api::functions::step_logs;
 use crate::domain::{LogLine, RunState, Status, StepState};
 use crate::ui::format;
 use crate::ui::live::follow_logs;
+use crate::ui::sparkline::StepHistory;
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 
@@ -99,16 +100,13 @@ pub fn NodePanel(
                     </ul>
                 })
             }}
-            <div class="panel-log-head">
-                <h3>"Log"</h3>
-                <a class="button" href=format!("/api/v1/runs/{run}/steps/{}/logs?format=text", step.clone()) download>"Download"</a>
-            </div>
-            <Suspense fallback=|| view! { <p class="muted">"Loading log…"</p> }>
+            <StepHistory run=run.clone() step=step.clone() current clock/>
+            <Suspense fallback=|| view! { <h3>"Log"</h3><p class="muted">"Loading log…"</p> }>
                 {move || {
-                    let step = step.clone();
+                    let (run, step) = (run.clone(), step.clone());
                     Suspend::new(async move {
                         match logs.await {
-                            Ok(first) => view! { <LogView step first/> }.into_any(),
+                            Ok(first) => view! { <LogView run step first/> }.into_any(),
                             Err(e) => view! { <p class="error">{format!("Could not load the log: {e}")}</p> }.into_any(),
                         }
                     })
@@ -141,22 +139,144 @@ fn attempt_spans(step: &StepState, now: DateTime<Utc>) -> Vec<String> {
         .collect()
 }
 
-/// The log lines, with live lines appended as they arrive.
+/// Height of one log line in pixels: the stylesheet gives `.log-line` this height, so the
+/// list can draw only the lines in view and stand in for the rest with empty space.
+const LINE_PX: f64 = 19.0;
+/// Lines drawn beyond those in view, above and below.
+const OVERSCAN: usize = 40;
+/// Lines drawn before the box is measured: the server's page (without JavaScript, the
+/// download has the rest).
+const FIRST_WINDOW: usize = 400;
+
+/// The part of the log that is drawn: the first line's index and how many.
+fn window_at(scroll_top: f64, box_height: f64) -> (usize, usize) {
+    let first = (scroll_top / LINE_PX).floor().max(0.0) as usize;
+    let shown = (box_height / LINE_PX).ceil() as usize;
+    (first.saturating_sub(OVERSCAN), shown + 2 * OVERSCAN)
+}
+
+/// The log, with live lines appended as they arrive. Only the lines in view are in the page,
+/// so a log of 100,000 lines scrolls as lightly as one of 100; while the box is scrolled to
+/// its end it follows new lines (like `tail -f`).
 #[component]
-fn LogView(step: String, first: Vec<LogLine>) -> impl IntoView {
+fn LogView(run: String, step: String, first: Vec<LogLine>) -> impl IntoView {
     let lines = RwSignal::new(first);
+    let download = format!("/api/v1/runs/{run}/steps/{step}/logs?format=text");
     follow_logs(step, lines);
+    let window = RwSignal::new((0, FIRST_WINDOW));
+    let scroller = NodeRef::<leptos::html::Ol>::new();
+    let at_end = StoredValue::new(true);
+    let measure = move || {
+        if let Some(list) = scroller.get_untracked() {
+            let (top, height) = (
+                f64::from(list.scroll_top()),
+                f64::from(list.client_height()),
+            );
+            at_end.set_value(top + height >= f64::from(list.scroll_height()) - LINE_PX);
+            let wanted = window_at(top, height);
+            if window.get_untracked() != wanted {
+                window.set(wanted);
+            }
+        }
+    };
+    // New lines while at the end: stay at the end.
+    Effect::new(move |_| {
+        lines.with(Vec::len);
+        if at_end.get_value() {
+            request_animation_frame(move || {
+                if let Some(list) = scroller.get_untracked() {
+                    list.set_scroll_top(list.scroll_height());
+                }
+                measure();
+            });
+        }
+    });
+    let range = move || {
+        let (from, count) = window.get();
+        let total = lines.with(Vec::len);
+        let from = from.min(total);
+        (from, (from + count).min(total), total)
+    };
+    let shown = move || {
+        let (from, to, _) = range();
+        lines.with(|all| all[from..to].to_vec())
+    };
+    let space = |n: usize| format!("{}px", n as f64 * LINE_PX);
+    let copied = RwSignal::new(None::<bool>);
+    let copy = move |_| {
+        let text = lines.with(|all| {
+            all.iter()
+                .map(|l| l.line.as_str())
+                .collect::<Vec<_>>()
+                .join("\n")
+        });
+        copied.set(Some(copy_text(&text)));
+        set_timeout(move || copied.set(None), std::time::Duration::from_secs(2));
+    };
     view! {
-        <ol class="log-lines">
-            <For each=move || lines.get() key=|line| line.n let:line>
+        <div class="panel-log-head">
+            <h3>"Log"</h3>
+            <span class="log-actions">
+                <button type="button" class="button js-only log-copy" on:click=copy title="Copy the whole log">
+                    {move || match copied.get() {
+                        Some(true) => "Copied",
+                        Some(false) => "Copy failed",
+                        None => "Copy",
+                    }}
+                </button>
+                <a class="button" href=download download>"Download"</a>
+            </span>
+        </div>
+        <ol class="log-lines" class:hidden=move || lines.with(Vec::is_empty) node_ref=scroller on:scroll=move |_| measure()>
+            <li class="log-space" aria-hidden="true" style:height=move || space(range().0)></li>
+            <For each=shown key=|line| line.n let:line>
                 <li class="log-line" data-stream=line.stream.clone() data-n=line.n>
                     <span class="log-n">{line.n}</span>
                     <span class="log-text">{line.line}</span>
                 </li>
             </For>
+            <li class="log-space" aria-hidden="true" style:height=move || { let (_, to, total) = range(); space(total - to) }></li>
         </ol>
         <Show when=move || lines.with(Vec::is_empty)>
             <p class="muted log-empty">"No output yet."</p>
         </Show>
+    }
+}
+
+/// Puts `text` on the clipboard; false where the browser offers none (pages served over
+/// plain HTTP from another machine, say).
+fn copy_text(text: &str) -> bool {
+    #[cfg(feature = "hydrate")]
+    {
+        let Some(navigator) = web_sys::window().map(|w| w.navigator()) else {
+            return false;
+        };
+        let has_clipboard = js_sys::Reflect::get(&navigator, &"clipboard".into())
+            .is_ok_and(|c| !c.is_undefined() && !c.is_null());
+        if has_clipboard {
+            let _ = navigator.clipboard().write_text(text);
+        }
+        has_clipboard
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = text;
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_drawn_window_covers_the_view_and_some_more() {
+        assert_eq!(window_at(0.0, 420.0), (0, 23 + 2 * OVERSCAN));
+        let (from, count) = window_at(190_000.0, 420.0);
+        assert_eq!(from, 10_000 - OVERSCAN);
+        assert!(
+            from + count > 10_000 + 23,
+            "reaches past the last line in view"
+        );
     }
 }

@@ -63,7 +63,21 @@ pub fn NodeView(
         class
     };
     let label = format::truncate(&name, NAME_CHARS);
-    let tooltip = format!("{name} ({id})");
+    // The hover tooltip: name and id, then status and percentage, then the step's message.
+    let tooltip = {
+        let head = format!("{name} ({id})");
+        move || {
+            step.with(|s| {
+                let message = s.message.as_deref().map(|m| format!("\n{m}"));
+                format!(
+                    "{head}\n{} · {}{}",
+                    s.status.as_str(),
+                    format::percent(s.progress),
+                    message.unwrap_or_default()
+                )
+            })
+        }
+    };
     let aria = {
         let name = name.clone();
         move || {

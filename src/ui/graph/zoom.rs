@@ -7,6 +7,9 @@
 //! whole graph. Below [`FAR_BELOW`] node text is hidden (unreadable there; cheaper to paint)
 //! and markers keep a readable size.
 //!
+//! With a node focused (Tab reaches each node's link), the arrow keys move between nodes:
+//! right and left along edges, up and down within a layer; Enter opens the node's panel.
+//!
 //! The scale is applied to the element directly, not through a signal: a zoom around the
 //! pointer must read the new layout in the same event to put the pointed-at spot back under
 //! the pointer. A signal mirrors it for the toolbar.
@@ -14,7 +17,9 @@
 use super::viewport::Viewport;
 #[cfg(feature = "hydrate")]
 use super::viewport::MIN_SHARE;
+use crate::domain::Layout;
 use leptos::prelude::*;
+use std::sync::Arc;
 
 /// Scales the user can zoom to (rendered pixels per graph unit).
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
@@ -71,7 +76,7 @@ mod browser {
 
     impl Zoom {
         /// The scale the graph is drawn at now (measured when automatic).
-        fn current(&self, wrap: &Element) -> f64 {
+        pub(super) fn current(&self, wrap: &Element) -> f64 {
             self.scale.get_untracked().unwrap_or_else(|| {
                 svg_of(wrap)
                     .map(|svg| svg.get_bounding_client_rect().width() / self.width)
@@ -161,6 +166,9 @@ pub struct Canvas {
     large: bool,
     #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
     drag: StoredValue<Drag>,
+    /// Where the arrow keys lead from each node.
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    layout: StoredValue<Arc<Layout>>,
 }
 
 impl Canvas {
@@ -169,6 +177,7 @@ impl Canvas {
         wrap: NodeRef<leptos::html::Div>,
         viewport: Viewport,
         large: bool,
+        layout: Arc<Layout>,
     ) -> Canvas {
         Canvas {
             zoom,
@@ -176,6 +185,7 @@ impl Canvas {
             viewport,
             large,
             drag: StoredValue::new(Drag::default()),
+            layout: StoredValue::new(layout),
         }
     }
 }
@@ -233,9 +243,14 @@ impl Canvas {
         self.act(|zoom, wrap| zoom.zoom_by(wrap, factor, Some(at)));
     }
 
-    /// `+`/`=` zoom in, `-` out, `0` fits, `1` shows the actual size (when the box has focus).
+    /// `+`/`=` zoom in, `-` out, `0` fits, `1` shows the actual size (when the box has focus);
+    /// arrows move between nodes when one has focus.
     pub fn key(&self, ev: leptos::ev::KeyboardEvent) {
         if ev.ctrl_key() || ev.meta_key() || ev.alt_key() {
+            return;
+        }
+        if self.arrow(&ev) {
+            ev.prevent_default();
             return;
         }
         match ev.key().as_str() {
@@ -246,6 +261,60 @@ impl Canvas {
             _ => return,
         }
         ev.prevent_default();
+    }
+
+    /// An arrow key pressed on a node: focuses the node that way (true: the key was used).
+    fn arrow(&self, ev: &leptos::ev::KeyboardEvent) -> bool {
+        use crate::domain::layout::Towards;
+        use wasm_bindgen::JsCast;
+        let Some(towards) = Towards::from_key(&ev.key()) else {
+            return false;
+        };
+        // On the background, arrows scroll as usual.
+        let Some(from) = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            .and_then(|t| t.closest("g.node[data-step]").ok().flatten())
+            .and_then(|node| node.get_attribute("data-step"))
+        else {
+            return false;
+        };
+        let to = self.layout.with_value(|layout| {
+            let id = layout.neighbour(&from, towards)?;
+            layout.nodes.iter().find(|n| n.id == id).cloned()
+        });
+        if let Some(to) = to {
+            self.focus_node(to);
+        }
+        true
+    }
+
+    /// Focuses a node's link (the browser scrolls it into view). A big graph draws only what
+    /// is on screen: it first scrolls there and focuses once the node is drawn.
+    fn focus_node(&self, node: crate::domain::NodeBox) {
+        use crate::domain::layout::{NODE_H, NODE_W};
+        use wasm_bindgen::JsCast;
+        let Some(wrap) = self.wrap.get_untracked() else {
+            return;
+        };
+        let selector = format!("g.node[data-step=\"{}\"] a", node.id);
+        let focus = move |wrap: &web_sys::Element| {
+            let link = wrap.query_selector(&selector).ok().flatten();
+            link.map(|l| l.unchecked_into::<web_sys::SvgElement>().focus())
+                .is_some()
+        };
+        if focus(&wrap) || !self.large {
+            return;
+        }
+        let scale = self.zoom.current(&wrap);
+        let x = (node.x + NODE_W / 2.0) * scale - f64::from(wrap.client_width()) / 2.0;
+        let y = (node.y + NODE_H / 2.0) * scale - f64::from(wrap.client_height()) / 2.0;
+        wrap.set_scroll_left(x.max(0.0).round() as i32);
+        wrap.set_scroll_top(y.max(0.0).round() as i32);
+        self.viewport.measure(&wrap, self.zoom.width);
+        request_animation_frame(move || {
+            focus(&wrap);
+        });
     }
 
     /// Starts a drag unless it begins on a link (a node to open); touch pans natively.
