@@ -116,13 +116,13 @@ wasm-size:
 	@command -v wasm-opt >/dev/null || { echo "wasm-opt not on PATH: run .ci/setup" >&2; exit 1; }
 	LEPTOS_SITE_ROOT=target/site-release $(TIMEOUT) $(CARGO_TIMEOUT) cargo leptos build --release --frontend-only
 	@$(MAKE) --no-print-directory report-wasm-size
-	@gz=$$(gzip -9 -c target/site-release/pkg/signalbox.wasm | wc -c); \
+	@gz=$$(gzip -9 -c target/site-release/pkg/signalbox.*.wasm | wc -c); \
 	  if [ "$$gz" -gt $(WASM_GZIP_BUDGET) ]; then \
 	    echo "wasm bundle over its budget: $$gz bytes gzipped > WASM_GZIP_BUDGET=$(WASM_GZIP_BUDGET)" >&2; exit 1; \
 	  fi
 
 report-wasm-size:
-	@wasm=target/site-release/pkg/signalbox.wasm; \
+	@wasm=$$(echo target/site-release/pkg/signalbox.*.wasm); \
 	  echo "== wasm bundle: $$(stat -c %s $$wasm) bytes, $$(gzip -9 -c $$wasm | wc -c) bytes gzipped (budget $(WASM_GZIP_BUDGET); $$wasm)"
 
 unit:

@@ -26,6 +26,7 @@ pub mod request_log;
 pub mod runs;
 pub mod serve;
 pub mod silence;
+pub mod site_files;
 pub mod sse;
 pub mod state;
 pub mod store;

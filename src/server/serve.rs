@@ -17,10 +17,9 @@ use super::state::{AppState, Live};
 use super::store::{Store, StoreError};
 use super::tenants::{TenantError, Tenants, TenantsConfig};
 use crate::ui::{shell, App};
-use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::serve::ListenerExt;
 use axum::Router;
@@ -149,7 +148,7 @@ const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// The router: health endpoints, the HTTP API, the pages and server functions, static files,
 /// all traced with a request id and behind the cross-site and authentication guards;
 /// responses compressed (brotli or gzip, as the client accepts; never event streams) and site
-/// files revalidated on every use.
+/// files cached for a year when their names carry their hash, else revalidated on every use.
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
@@ -158,6 +157,7 @@ pub fn router(state: AppState) -> Router {
     // The bundle is served here rather than by Leptos's file handler, which drops the
     // request's conditional headers (so it never answered 304).
     let pkg = Path::new(&*options.site_root).join(&*options.site_pkg_dir);
+    let hashed = super::site_files::HashedFiles::of(&options);
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
@@ -169,7 +169,10 @@ pub fn router(state: AppState) -> Router {
         .leptos_routes(&state, routes, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .with_state(state)
-        .layer(axum::middleware::from_fn(revalidate_site_files))
+        .layer(axum::middleware::from_fn_with_state(
+            hashed,
+            super::site_files::cache_headers,
+        ))
         .layer(CompressionLayer::new())
         // A request still unanswered after REQUEST_TIMEOUT gets a 503 (live streams answer at
         // once and are not bounded by it); a panicking handler a 500, the server lives on.
@@ -185,20 +188,6 @@ pub fn router(state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-}
-
-/// The site's files (`/pkg`: wasm, JavaScript, CSS) keep their names from build to build, so
-/// a browser must ask whether its copy is current (answered 304 from `Last-Modified`) rather
-/// than run a stale bundle against a newer server.
-async fn revalidate_site_files(request: Request, next: Next) -> Response {
-    let site_file = request.uri().path().starts_with("/pkg/");
-    let mut response = next.run(request).await;
-    if site_file && response.status().is_success() {
-        response
-            .headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    }
-    response
 }
 
 async fn ready(State(state): State<AppState>) -> impl IntoResponse {

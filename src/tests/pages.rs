@@ -50,6 +50,7 @@ fn leptos_toml_agrees_with_cargo_toml_on_shared_site_options() {
     assert_eq!(cargo.site_root, site.site_root);
     assert_eq!(cargo.site_pkg_dir, site.site_pkg_dir);
     assert_eq!(cargo.site_addr, site.site_addr);
+    assert_eq!(cargo.hash_files, site.hash_files);
     // Leptos bakes this variable into the server; cargo's [env] must agree with cargo-leptos.
     let pinned = format!("LEPTOS_OUTPUT_NAME = \"{}\"", cargo.output_name);
     assert!(

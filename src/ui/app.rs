@@ -5,7 +5,7 @@ use super::pages::{
 };
 use super::user_menu::UserMenu;
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes, A};
 use leptos_router::{path, SsrMode};
 
@@ -22,6 +22,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 // Without JavaScript, what only works with it is hidden (the page says why), and
                 // the static view is not dimmed as if a live connection were down.
                 <noscript><style>".js-only { display: none !important; } .run-page.stale .graph-area { opacity: 1 !important; } .run-page.stale .run-elapsed { text-decoration: none !important; color: inherit !important; }"</style></noscript>
+                // Named after its content's hash (see `server::site_files`).
+                <HashedStylesheet options=options.clone() id="leptos"/>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
@@ -41,7 +43,6 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     super::toasts::provide_watched();
     view! {
-        <Stylesheet id="leptos" href="/pkg/signalbox.css"/>
         <Title text="Signalbox" formatter=crate::ui::format::title_text/>
         <Router>
             <header class="topbar">

@@ -1,0 +1,127 @@
+//! Cache headers of the site's files (`/pkg`: wasm, JavaScript, CSS). cargo-leptos names the
+//! bundle's files after a hash of their content (`signalbox.<hash>.wasm`) and lists the
+//! hashes in a file beside the binary, so a browser may keep those for a year without asking
+//! again: a new build has new names. Any other file there (or every one, when hashing is off)
+//! must be revalidated on each use (304 from `Last-Modified`), so a browser never runs a
+//! stale bundle against a newer server.
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue};
+use axum::middleware::Next;
+use axum::response::Response;
+use leptos::config::LeptosOptions;
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Arc;
+
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+const REVALIDATE: &str = "no-cache";
+
+/// The paths of the site's content-hashed files.
+#[derive(Clone, Debug, Default)]
+pub struct HashedFiles(Arc<HashSet<String>>);
+
+impl HashedFiles {
+    /// Reads the hash file cargo-leptos wrote beside the running binary (none when hashing is
+    /// off or the file is missing: then every file is revalidated).
+    pub fn of(options: &LeptosOptions) -> HashedFiles {
+        if !options.hash_files {
+            return HashedFiles::default();
+        }
+        let path = std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(|dir| dir.join(&*options.hash_file)));
+        match path.as_deref().map(std::fs::read_to_string) {
+            Some(Ok(text)) => HashedFiles::parse(&text, options),
+            _ => {
+                tracing::warn!(file = ?path, "no hash file beside the binary: site files will be revalidated on every use");
+                HashedFiles::default()
+            }
+        }
+    }
+
+    /// `js: <hash>` lines → `/pkg/<output-name>.<hash>.js`.
+    fn parse(text: &str, options: &LeptosOptions) -> HashedFiles {
+        let pkg = Path::new("/").join(&*options.site_pkg_dir);
+        let paths = text
+            .lines()
+            .filter_map(|line| line.split_once(':'))
+            .filter(|(ext, _)| matches!(ext.trim(), "js" | "wasm" | "css"))
+            .map(|(ext, hash)| {
+                let name = format!("{}.{}.{}", options.output_name, hash.trim(), ext.trim());
+                pkg.join(name).to_string_lossy().into_owned()
+            })
+            .collect();
+        HashedFiles(Arc::new(paths))
+    }
+
+    fn cache_control(&self, path: &str) -> Option<&'static str> {
+        if self.0.contains(path) {
+            Some(IMMUTABLE)
+        } else if path.starts_with("/pkg/") {
+            Some(REVALIDATE)
+        } else {
+            None
+        }
+    }
+}
+
+/// Sets the cache headers of successful answers for site files.
+pub async fn cache_headers(
+    State(hashed): State<HashedFiles>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let control = hashed.cache_control(request.uri().path());
+    let mut response = next.run(request).await;
+    if let (Some(control), true) = (control, response.status().is_success()) {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static(control));
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashed_files_are_kept_and_the_others_revalidated() {
+        let options = LeptosOptions::builder()
+            .output_name("signalbox")
+            .site_pkg_dir("pkg")
+            .hash_files(true)
+            .build();
+        let hashed = HashedFiles::parse(
+            "js: Ab12_x\nwasm: Cd34-y\ncss: Ef56\nmanifest: zz\n",
+            &options,
+        );
+        assert_eq!(
+            hashed.cache_control("/pkg/signalbox.Cd34-y.wasm"),
+            Some(IMMUTABLE)
+        );
+        assert_eq!(
+            hashed.cache_control("/pkg/signalbox.Ab12_x.js"),
+            Some(IMMUTABLE)
+        );
+        assert_eq!(
+            hashed.cache_control("/pkg/signalbox.Ef56.css"),
+            Some(IMMUTABLE)
+        );
+        assert_eq!(
+            hashed.cache_control("/pkg/signalbox.old.wasm"),
+            Some(REVALIDATE)
+        );
+        assert_eq!(
+            hashed.cache_control("/pkg/signalbox.wasm"),
+            Some(REVALIDATE)
+        );
+        assert_eq!(hashed.cache_control("/runs/x"), None);
+        assert_eq!(
+            HashedFiles::default().cache_control("/pkg/signalbox.Cd34-y.wasm"),
+            Some(REVALIDATE),
+            "hashing off"
+        );
+    }
+}
