@@ -48,7 +48,7 @@ pub fn App() -> impl IntoView {
             <header class="topbar">
                 <A href="/" attr:class="brand">
                     <span class="brand-mark" aria-hidden="true"></span>
-                    "Signalbox"
+                    <span class="brand-name">"Signalbox"</span>
                 </A>
                 <nav class="topnav">
                     <A href="/">"Pipelines"</A>

@@ -9,6 +9,7 @@
 mod edge;
 pub(crate) mod icons;
 mod marker;
+mod minimap;
 mod node;
 mod steps;
 #[cfg(feature = "ssr")]
@@ -27,6 +28,7 @@ use edge::EdgeView;
 use leptos::either::Either;
 use leptos::prelude::*;
 use marker::MarkerView;
+use minimap::Minimap;
 use node::NodeView;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -61,6 +63,7 @@ pub fn GraphView(
     let large = frame.steps >= VIRTUAL_FROM;
     let viewport = Viewport::new(frame.width, frame.height, large);
     let keys = Arc::clone(&layout);
+    let overview = (Arc::clone(&layout), states.clone());
     let drawing = Drawing {
         layout,
         names: Arc::new(names),
@@ -107,21 +110,20 @@ pub fn GraphView(
     } else {
         Either::Left(frame.live(drawing.view()))
     };
+    let seen = RwSignal::new(None);
     let on_scroll = move |_: leptos::ev::Event| {
         #[cfg(feature = "hydrate")]
-        if large {
-            if let Some(wrap) = wrap.get_untracked() {
-                viewport.measure(&wrap, width);
+        {
+            if large {
+                if let Some(wrap) = wrap.get_untracked() {
+                    viewport.measure(&wrap, width);
+                }
             }
+            minimap::measure(wrap, width, seen);
         }
     };
-    let canvas = Canvas::new(
-        Zoom::new(frame.width, frame.height),
-        wrap,
-        viewport,
-        large,
-        keys,
-    );
+    let zoom = Zoom::new(frame.width, frame.height);
+    let canvas = Canvas::new(zoom, wrap, viewport, large, keys);
     // On narrow screens the graph keeps at least this share of its natural size and scrolls.
     let style = format!(
         "--graph-w: {width}px; --graph-min-w: {}px",
@@ -147,6 +149,7 @@ pub fn GraphView(
             >
                 {content}
             </div>
+            <Minimap layout=overview.0 states=overview.1 wrap zoom seen/>
         </div>
     }
 }

@@ -15,9 +15,9 @@ const GAP: f64 = 3.0;
 const HEIGHT: f64 = 32.0;
 
 /// The bar's height for `ms` when the longest is `longest` (at least a sliver, so a very
-/// short run still shows).
+/// short run still shows; never above the chart).
 fn bar_height(ms: i64, longest: i64) -> f64 {
-    (HEIGHT * ms as f64 / longest.max(1) as f64).max(2.0)
+    (HEIGHT * ms as f64 / longest.max(1) as f64).clamp(2.0, HEIGHT)
 }
 
 #[component]

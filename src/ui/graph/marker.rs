@@ -28,6 +28,11 @@ pub fn MarkerView(edge: EdgePath, step: Signal<StepState>) -> impl IntoView {
                 data-x=move || spot.with(|s| s.1.clone())
                 data-y=move || spot.with(|s| s.2.clone())
                 style=move || spot.with(|(_, x, y)| format!("transform: translate({x}px, {y}px) scale(var(--marker-scale, 1))"))
+                role="progressbar"
+                aria-label=format!("{from} to {to}")
+                aria-valuemin="0"
+                aria-valuemax="100"
+                aria-valuenow=move || spot.with(|s| format!("{:.0}", s.0))
             >
                 <circle class="marker-halo" r="10"/>
                 <circle class="marker-dot" r="4.5"/>

@@ -55,6 +55,12 @@ impl Zoom {
         }
     }
 
+    /// Subscribes the caller to zoom changes.
+    #[cfg(feature = "hydrate")]
+    pub fn track(&self) {
+        self.scale.track();
+    }
+
     /// "120%", or "auto" before the user zoomed.
     pub fn label(&self) -> String {
         match self.scale.get() {
