@@ -105,6 +105,7 @@ pub fn site_options(addr: SocketAddr) -> Result<LeptosOptions, ConfigError> {
     if std::env::var_os("LEPTOS_SITE_ROOT").is_none() {
         options.site_root = profile_site_root(&options.site_root, cfg!(debug_assertions)).into();
     }
+    super::site_files::check_hash_file(&mut options);
     Ok(options)
 }
 

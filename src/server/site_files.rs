@@ -11,11 +11,30 @@ use axum::middleware::Next;
 use axum::response::Response;
 use leptos::config::LeptosOptions;
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const REVALIDATE: &str = "no-cache";
+
+/// Where Leptos and cargo-leptos keep the hashes: beside the running binary.
+fn hash_file(options: &LeptosOptions) -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    Some(exe.parent()?.join(&*options.hash_file))
+}
+
+/// Turns hashing off when the hash file is missing (a binary copied without it, or a test
+/// binary): Leptos would fail every page trying to read it. Pages then name the unhashed
+/// files, which exist only for a build without hashing, so it says so loudly.
+pub fn check_hash_file(options: &mut LeptosOptions) {
+    if options.hash_files && !hash_file(options).is_some_and(|path| path.exists()) {
+        tracing::warn!(
+            file = %options.hash_file,
+            "hash-files is on but no hash file is beside the binary: copy it along with the binary; serving unhashed file names"
+        );
+        options.hash_files = false;
+    }
+}
 
 /// The paths of the site's content-hashed files.
 #[derive(Clone, Debug, Default)]
@@ -23,21 +42,16 @@ pub struct HashedFiles(Arc<HashSet<String>>);
 
 impl HashedFiles {
     /// Reads the hash file cargo-leptos wrote beside the running binary (none when hashing is
-    /// off or the file is missing: then every file is revalidated).
+    /// off: then every file is revalidated).
     pub fn of(options: &LeptosOptions) -> HashedFiles {
-        if !options.hash_files {
-            return HashedFiles::default();
-        }
-        let path = std::env::current_exe()
-            .ok()
-            .and_then(|exe| exe.parent().map(|dir| dir.join(&*options.hash_file)));
-        match path.as_deref().map(std::fs::read_to_string) {
-            Some(Ok(text)) => HashedFiles::parse(&text, options),
-            _ => {
-                tracing::warn!(file = ?path, "no hash file beside the binary: site files will be revalidated on every use");
-                HashedFiles::default()
-            }
-        }
+        let text = options
+            .hash_files
+            .then(|| hash_file(options))
+            .flatten()
+            .and_then(|path| std::fs::read_to_string(path).ok());
+        text.map_or_else(HashedFiles::default, |text| {
+            HashedFiles::parse(&text, options)
+        })
     }
 
     /// `js: <hash>` lines → `/pkg/<output-name>.<hash>.js`.
@@ -123,5 +137,16 @@ mod tests {
             Some(REVALIDATE),
             "hashing off"
         );
+    }
+
+    #[test]
+    fn hashing_turns_off_without_a_hash_file_instead_of_failing_pages() {
+        let mut options = LeptosOptions::builder()
+            .output_name("signalbox")
+            .hash_files(true)
+            .hash_file(std::sync::Arc::from("no-such-hash-file.txt"))
+            .build();
+        check_hash_file(&mut options);
+        assert!(!options.hash_files);
     }
 }

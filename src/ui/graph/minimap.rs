@@ -1,4 +1,4 @@
-//! The minimap: while the graph does not fit on screen, a small overview of the whole graph
+//! The minimap: while a graph of some size does not fit on screen, a small overview of the whole graph
 //! (every node in its status colour) sits at the bottom right of its box, with the part on
 //! screen outlined; clicking or dragging on it brings that part of the graph into view.
 //!
@@ -18,6 +18,8 @@ const MAX_W: f64 = 200.0;
 const MAX_H: f64 = 130.0;
 /// Seen shares above this count as "everything is on screen".
 const ALL_SEEN: f64 = 0.98;
+/// Smaller graphs have no minimap: a few nodes off screen are one scroll away.
+const MIN_NODES: usize = 20;
 
 /// Statuses in drawing order (running last, on top).
 const DRAWN: [Status; 7] = [
@@ -83,8 +85,9 @@ pub fn Minimap(
     }
     #[cfg(not(feature = "hydrate"))]
     let _ = (wrap, zoom);
+    let big = layout.nodes.len() >= MIN_NODES;
     let shown = move || {
-        seen.with(|s| {
+        big && seen.with(|s| {
             s.is_some_and(|s| {
                 let w = (s.max.x - s.min.x) / width;
                 let h = (s.max.y - s.min.y) / height;
