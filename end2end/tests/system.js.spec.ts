@@ -37,3 +37,18 @@ test('the home page shows the server\'s vital signs live, in every tab', async (
   await screenshot(page, 'system-panel');
   await other.context().close();
 });
+
+test("the home page's live views share one connection", async ({ page }) => {
+  const sockets: string[] = [];
+  page.on('websocket', (ws) => sockets.push(ws.url()));
+  await page.goto('/');
+  // The system panel, the runs table and the toasts all follow topics.
+  await expect(page.locator('aside.system-panel')).toHaveAttribute('data-live', 'true', { timeout: 15_000 });
+  await page.waitForTimeout(1_000);
+  expect(sockets).toHaveLength(1);
+  // Moving to a pipeline's page keeps it (its runs table follows `runs` on it too).
+  await page.locator('ul.pipeline-list a').first().click();
+  await expect(page.locator('section.runs')).toBeVisible();
+  await page.waitForTimeout(1_000);
+  expect(sockets).toHaveLength(1);
+});

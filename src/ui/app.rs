@@ -41,6 +41,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    super::live::provide_topics();
     super::toasts::provide_watched();
     view! {
         <Title text="Signalbox" formatter=crate::ui::format::title_text/>

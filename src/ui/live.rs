@@ -12,6 +12,8 @@ mod client;
 #[cfg(feature = "hydrate")]
 mod paint;
 #[cfg(feature = "hydrate")]
+mod shared;
+#[cfg(feature = "hydrate")]
 mod topic;
 #[cfg(feature = "hydrate")]
 mod transport;
@@ -85,19 +87,41 @@ pub fn provide_live(
 /// sent to a connection that has ended are dropped: the next one starts with the opening).
 pub type Outbox = futures::channel::mpsc::UnboundedSender<crate::api::ClientOp>;
 
-/// Follows a topic of the live stream (`runs`, `system`) on a connection of its own while the
-/// calling component lives: `on_frame` gets each frame, `on_drop` runs when a connection ends
-/// (each returns false once its view is gone). Nothing happens on the server.
+/// Follows a topic of the live stream (`runs`, `system`) while the calling component lives,
+/// on the tab's one connection for topics ([`provide_topics`]): `on_frame` gets each frame of
+/// the topic, `on_drop` runs when the connection ends (each returns false once its view is
+/// gone). Nothing happens on the server.
 pub fn follow_topic(
     topic: &'static str,
     on_frame: impl Fn(crate::api::ServerFrame) -> bool + 'static,
     on_drop: impl Fn() -> bool + 'static,
 ) {
-    follow_stream(
-        move || vec![crate::api::ClientOp::follow_topic(topic)],
-        move |frame, _| on_frame(frame),
-        on_drop,
-    );
+    #[cfg(feature = "hydrate")]
+    match use_context::<SharedTopics>() {
+        Some(shared) => shared
+            .0
+            .follow(topic, Box::new(on_frame), Box::new(on_drop)),
+        None => leptos::logging::warn!("no shared topic connection: `{topic}` is not followed"),
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (topic, on_frame, on_drop);
+}
+
+/// The tab's one connection for topics, shared by every view that follows one.
+#[derive(Clone)]
+pub struct SharedTopics(
+    #[cfg(feature = "hydrate")] send_wrapper::SendWrapper<std::rc::Rc<shared::Topics>>,
+);
+
+/// Provides the tab's topic connection (the app's root calls it: the connection lives as
+/// long as the tab, opened when a view first follows a topic).
+pub fn provide_topics() {
+    #[cfg(feature = "hydrate")]
+    provide_context(SharedTopics(send_wrapper::SendWrapper::new(
+        shared::Topics::new(),
+    )));
+    #[cfg(not(feature = "hydrate"))]
+    provide_context(SharedTopics());
 }
 
 /// Follows the live stream on a connection of its own while the calling component lives:
@@ -110,7 +134,7 @@ pub fn follow_stream(
 ) {
     #[cfg(feature = "hydrate")]
     topic::follow(topic::Handlers {
-        opening: Box::new(opening),
+        opening: Box::new(move |_| opening()),
         on_frame: Box::new(on_frame),
         on_drop: Box::new(on_drop),
     });

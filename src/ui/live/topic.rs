@@ -1,5 +1,5 @@
-//! A connection of the live stream for the views that follow topics (`runs`, `system`) or
-//! several runs at once: the opening operations on each connection, further operations as the
+//! A connection of the live stream for the views that follow topics (`runs`, `system`, shared
+//! by all of a tab's views: see `shared`) or several runs at once (the deployments board): the opening operations on each connection, further operations as the
 //! view asks (the outbox its frame handler gets), every frame to the view, reconnecting with
 //! backoff until the view goes away.
 
@@ -12,14 +12,18 @@ use gloo_net::websocket::{futures::WebSocket, Message};
 use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
 
+/// The operations a new connection starts with, given its outbox.
+type Opening = Box<dyn Fn(&Outbox) -> Vec<ClientOp>>;
+
 /// A view's frame handler: each frame with the connection's outbox; false once the view is gone.
 type OnFrame = Box<dyn Fn(ServerFrame, &Outbox) -> bool>;
 
 /// The view's side of a connection. (Boxed: one copy of the session code serves every view,
 /// which keeps the bundle small.)
 pub struct Handlers {
-    /// What each new connection sends first.
-    pub opening: Box<dyn Fn() -> Vec<ClientOp>>,
+    /// What each new connection sends first; it gets the connection's outbox, for views that
+    /// send more later.
+    pub opening: Opening,
     pub on_frame: OnFrame,
     /// Runs when a connection ends; false once the view is gone.
     pub on_drop: Box<dyn Fn() -> bool>,
@@ -73,12 +77,12 @@ async fn session(handlers: &Handlers) -> Session {
         return Session::Failed;
     };
     let (mut write, mut read) = socket.split();
-    for op in (handlers.opening)() {
+    let (outbox, mut queued) = mpsc::unbounded::<ClientOp>();
+    for op in (handlers.opening)(&outbox) {
         if write.send(text(&op)).await.is_err() {
             return Session::Failed;
         }
     }
-    let (outbox, mut queued) = mpsc::unbounded::<ClientOp>();
     let mut delivered = false;
     loop {
         futures::select! {
