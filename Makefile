@@ -122,7 +122,9 @@ wasm-size:
 	  fi
 
 report-wasm-size:
-	@wasm=$$(echo target/site-release/pkg/signalbox.*.wasm); \
+	@set -- target/site-release/pkg/signalbox.*.wasm; \
+	  [ $$# -eq 1 ] && [ -f "$$1" ] || { echo "expected one hashed wasm bundle in target/site-release/pkg, found: $$*" >&2; exit 1; }; \
+	  wasm=$$1; \
 	  echo "== wasm bundle: $$(stat -c %s $$wasm) bytes, $$(gzip -9 -c $$wasm | wc -c) bytes gzipped (budget $(WASM_GZIP_BUDGET); $$wasm)"
 
 unit:

@@ -52,7 +52,7 @@ test('the timeline draws attempts, waits and growing bars live in two tabs', asy
   // The running bar grows with the clock (its end stays at the axis's end while the axis
   // stretches, so its share of the track grows).
   const width = () =>
-    page.locator('li.gantt-row[data-step="load"] .gantt-bar').evaluate((el) => parseFloat((el as HTMLElement).style.width));
+    page.locator('li.gantt-row[data-step="load"] .gantt-bar').evaluate((el) => el.getBoundingClientRect().width);
   const was = await width();
   await expect.poll(width, { timeout: 5_000 }).toBeGreaterThan(was);
   await screenshot(page, 'gantt');

@@ -90,7 +90,7 @@ test("the panel shows the step's durations in earlier runs", async ({ page, requ
   const count = await bars.count();
   expect(count).toBeGreaterThanOrEqual(2);
   expect(count).toBeLessThanOrEqual(20);
-  await expect(history).toContainText(`over the last ${count} runs`);
+  await expect(history).toContainText(`over the last ${count} ended runs`);
   const links = history.locator('a');
   for (const [i, run] of earlier.entries()) {
     // Each bar opens that run at this step.

@@ -190,6 +190,14 @@ impl ClientOp {
         }
     }
 
+    /// `{"op":"unsubscribe","topic":…}`
+    pub fn unfollow_topic(topic: &str) -> Self {
+        ClientOp {
+            op: OpKind::Unsubscribe,
+            ..ClientOp::follow_topic(topic)
+        }
+    }
+
     /// `{"op":"unsubscribe","run":…}`
     pub fn unfollow_run(run: &str) -> Self {
         ClientOp {
@@ -246,6 +254,10 @@ mod tests {
         assert_eq!(
             serde_json::to_value(ClientOp::follow_topic("runs")).unwrap(),
             serde_json::json!({"op": "subscribe", "topic": "runs"})
+        );
+        assert_eq!(
+            serde_json::to_value(ClientOp::unfollow_topic("system")).unwrap(),
+            serde_json::json!({"op": "unsubscribe", "topic": "system"})
         );
         assert_eq!(
             serde_json::to_value(ClientOp::unfollow_run("r1")).unwrap(),

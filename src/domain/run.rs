@@ -203,6 +203,18 @@ impl RunState {
         Ok(())
     }
 
+    /// Applies the events of a live batch that are newer than the state (a batch may overlap
+    /// what a snapshot already holds); the first that does not apply (a gap) stops it, with
+    /// its seq.
+    pub fn apply_newer(&mut self, events: &[StoredEvent]) -> Result<(), (Seq, ApplyError)> {
+        for event in events {
+            if event.seq > self.seq {
+                self.apply(event).map_err(|e| (event.seq, e))?;
+            }
+        }
+        Ok(())
+    }
+
     /// Applies one stored event. On error the state is unchanged.
     pub fn apply(&mut self, event: &StoredEvent) -> Result<(), ApplyError> {
         if event.seq != self.seq + 1 {
@@ -463,6 +475,20 @@ mod tests {
             status,
             message: None,
         }
+    }
+
+    #[test]
+    fn a_live_batch_skips_what_the_state_has_and_stops_at_a_gap() {
+        let mut state = run();
+        let batch = [ev(1, 1, progress("a", 10.0)), ev(2, 2, progress("a", 20.0))];
+        state.apply_newer(&batch[..1]).unwrap();
+        state.apply_newer(&batch).unwrap();
+        assert_eq!((state.seq, state.steps["a"].progress), (2, 20.0));
+        let gap = [ev(3, 3, progress("a", 30.0)), ev(5, 5, progress("a", 50.0))];
+        let (seq, error) = state.apply_newer(&gap).unwrap_err();
+        assert_eq!(seq, 5);
+        assert!(matches!(error, ApplyError::OutOfOrder { .. }));
+        assert_eq!(state.seq, 3, "what came before the gap is applied");
     }
 
     #[test]

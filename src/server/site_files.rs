@@ -36,9 +36,12 @@ pub fn check_hash_file(options: &mut LeptosOptions) {
     }
 }
 
-/// The paths of the site's content-hashed files.
-#[derive(Clone, Debug, Default)]
-pub struct HashedFiles(Arc<HashSet<String>>);
+/// The paths of the site's content-hashed files, and the prefix of all its files.
+#[derive(Clone, Debug)]
+pub struct HashedFiles {
+    hashed: Arc<HashSet<String>>,
+    prefix: Arc<str>,
+}
 
 impl HashedFiles {
     /// Reads the hash file cargo-leptos wrote beside the running binary (none when hashing is
@@ -49,9 +52,7 @@ impl HashedFiles {
             .then(|| hash_file(options))
             .flatten()
             .and_then(|path| std::fs::read_to_string(path).ok());
-        text.map_or_else(HashedFiles::default, |text| {
-            HashedFiles::parse(&text, options)
-        })
+        HashedFiles::parse(text.as_deref().unwrap_or_default(), options)
     }
 
     /// `js: <hash>` lines → `/pkg/<output-name>.<hash>.js`.
@@ -66,13 +67,16 @@ impl HashedFiles {
                 pkg.join(name).to_string_lossy().into_owned()
             })
             .collect();
-        HashedFiles(Arc::new(paths))
+        HashedFiles {
+            hashed: Arc::new(paths),
+            prefix: format!("/{}/", options.site_pkg_dir).into(),
+        }
     }
 
     fn cache_control(&self, path: &str) -> Option<&'static str> {
-        if self.0.contains(path) {
+        if self.hashed.contains(path) {
             Some(IMMUTABLE)
-        } else if path.starts_with("/pkg/") {
+        } else if path.starts_with(&*self.prefix) {
             Some(REVALIDATE)
         } else {
             None
@@ -133,7 +137,7 @@ mod tests {
         );
         assert_eq!(hashed.cache_control("/runs/x"), None);
         assert_eq!(
-            HashedFiles::default().cache_control("/pkg/signalbox.Cd34-y.wasm"),
+            HashedFiles::parse("", &options).cache_control("/pkg/signalbox.Cd34-y.wasm"),
             Some(REVALIDATE),
             "hashing off"
         );

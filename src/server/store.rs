@@ -336,14 +336,20 @@ impl Store {
         before: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<crate::api::PastStep>, StoreError> {
+        // A slug needs no quoting in the JSON path; anything else cannot be a step.
+        if !crate::domain::graph::is_slug(step) {
+            return Ok(Vec::new());
+        }
+        let ended = format!("$.steps.\"{step}\".finished_at");
         let rows = sqlx::query(
             "SELECT id, state FROM runs
-             WHERE pipeline = ? AND created_at < ? AND state IS NOT NULL
-               AND status IN ('success', 'warning', 'failed', 'cancelled')
+             WHERE pipeline = ? AND created_at < ? AND status NOT IN ('pending', 'running')
+               AND state IS NOT NULL AND json_extract(state, ?) IS NOT NULL
              ORDER BY created_at DESC, id DESC LIMIT ?",
         )
         .bind(pipeline)
         .bind(stamp(before))
+        .bind(&ended)
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
@@ -355,7 +361,7 @@ impl Store {
                 Some(crate::api::PastStep {
                     run: row.get(0),
                     status: ran.status,
-                    ms: (ran.finished_at? - ran.started_at?).num_milliseconds(),
+                    ms: ran.duration_ms(ran.finished_at?)?,
                 })
             })
             .collect();

@@ -1,24 +1,21 @@
 //! The deployments board: one row per recent run of a deployment pipeline, newest first, each
-//! with its stage timeline and how long it has run. One connection follows the `runs` topic
-//! (to learn of new runs) and each unfinished run on the board (snapshot, then events folded
-//! with the run page's reducer), so every change arrives by push.
+//! with its stage timeline and how long it has run, changing live ([`follower`]).
 
-use crate::api::functions::load_board;
-use crate::api::{BoardPipeline, BoardView, ClientOp, ServerFrame, BOARD_ROWS};
-use crate::domain::{RunState, Status, StoredEvent};
+mod follower;
+
+use crate::api::{BoardPipeline, BoardView};
+use crate::domain::{RunState, Status};
 use crate::ui::format;
-use crate::ui::live::{follow_stream, use_clock, Outbox};
+use crate::ui::live::use_clock;
 use crate::ui::stage_timeline::StageTimeline;
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
-use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, HashSet};
-use std::rc::Rc;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// One row: a run and its live state.
 #[derive(Clone)]
-struct Row {
+pub(super) struct Row {
     id: String,
     created_at: DateTime<Utc>,
     state: RwSignal<RunState>,
@@ -46,7 +43,7 @@ pub fn Board(view: BoardView) -> impl IntoView {
     let rows = RwSignal::new(runs.into_iter().map(Row::new).collect::<Vec<_>>());
     let clock = use_clock(now);
     let live = RwSignal::new(false);
-    follow(rows, live, Arc::clone(&pipelines));
+    follower::follow(rows, live, Arc::clone(&pipelines));
     let none_on_board = pipelines.is_empty();
     let empty = move || rows.with(Vec::is_empty);
     let state = move || if live.get() { "live" } else { "reconnecting" };
@@ -134,162 +131,6 @@ fn capitalised(word: &str) -> String {
         .next()
         .map(|c| c.to_uppercase().chain(chars).collect())
         .unwrap_or_default()
-}
-
-/// What the board's connection does with each frame.
-struct Follower {
-    rows: RwSignal<Vec<Row>>,
-    /// The connection follows the run list (so what the board shows is current).
-    live: RwSignal<bool>,
-    pipelines: Arc<HashMap<String, BoardPipeline>>,
-    /// Runs subscribed to whose snapshot has not arrived yet.
-    asked: RefCell<HashSet<String>>,
-    /// A connection ended since the last `runs` subscription: runs may have come and gone.
-    reconnected: Cell<bool>,
-    /// The board's owner: rows added later belong to it and go with it.
-    owner: Owner,
-}
-
-fn follow(
-    rows: RwSignal<Vec<Row>>,
-    live: RwSignal<bool>,
-    pipelines: Arc<HashMap<String, BoardPipeline>>,
-) {
-    let follower = Rc::new(Follower {
-        rows,
-        live,
-        pipelines,
-        asked: RefCell::default(),
-        reconnected: Cell::new(false),
-        owner: Owner::current().unwrap_or_default(),
-    });
-    let (opening, on_drop) = (Rc::clone(&follower), Rc::clone(&follower));
-    follow_stream(
-        move || opening.opening(),
-        move |frame, outbox| follower.on_frame(frame, outbox),
-        move || {
-            on_drop.reconnected.set(true);
-            on_drop.asked.borrow_mut().clear();
-            on_drop.live.try_set(false).is_none()
-        },
-    );
-}
-
-impl Follower {
-    /// The run list, and every unfinished run on the board afresh (a snapshot each).
-    fn opening(&self) -> Vec<ClientOp> {
-        let mut ops = vec![ClientOp::follow_topic("runs")];
-        self.rows.with_untracked(|rows| {
-            for row in rows {
-                if !row.state.with_untracked(|s| s.status.is_terminal()) {
-                    ops.push(ClientOp::follow_run(&row.id, None));
-                }
-            }
-        });
-        ops
-    }
-
-    /// False once the board is gone.
-    fn on_frame(self: &Rc<Self>, frame: ServerFrame, outbox: &Outbox) -> bool {
-        match frame {
-            ServerFrame::Run { run } => self.consider(&run.id, run.pipeline.as_deref(), outbox),
-            ServerFrame::Runs { runs } => {
-                for run in runs {
-                    self.consider(&run.id, run.pipeline.as_deref(), outbox);
-                }
-            }
-            ServerFrame::Snapshot { state, .. } => return self.place(*state, outbox),
-            ServerFrame::Events { run, events } => self.apply(&run, &events, outbox),
-            ServerFrame::Subscribed {
-                topic: Some(topic), ..
-            } if topic == "runs" => {
-                self.live.set(true);
-                if self.reconnected.replace(false) {
-                    self.catch_up(outbox);
-                }
-            }
-            _ => {}
-        }
-        !self.rows.is_disposed()
-    }
-
-    /// A run-list change: a run of a board pipeline not on the board yet is subscribed to (its
-    /// snapshot adds the row).
-    fn consider(&self, run: &str, pipeline: Option<&str>, outbox: &Outbox) {
-        let on_board = pipeline.is_some_and(|p| self.pipelines.contains_key(p));
-        let known = self
-            .rows
-            .with_untracked(|rows| rows.iter().any(|r| r.id == run));
-        if on_board && !known && self.asked.borrow_mut().insert(run.to_owned()) {
-            let _ = outbox.unbounded_send(ClientOp::follow_run(run, None));
-        }
-    }
-
-    /// A snapshot replaces a row's state or adds the row in its place (newest first); a row
-    /// pushed off the board is no longer followed.
-    fn place(&self, state: RunState, outbox: &Outbox) -> bool {
-        self.asked.borrow_mut().remove(&state.id);
-        let existing = self
-            .rows
-            .with_untracked(|rows| rows.iter().find(|r| r.id == state.id).map(|r| r.state));
-        if let Some(signal) = existing {
-            return signal.try_set(state).is_none();
-        }
-        let mut dropped = None;
-        let alive = self
-            .rows
-            .try_update(|rows| {
-                let row = self.owner.with(|| Row::new(state));
-                let at = rows
-                    .iter()
-                    .position(|r| r.created_at < row.created_at)
-                    .unwrap_or(rows.len());
-                rows.insert(at, row);
-                if rows.len() > BOARD_ROWS {
-                    dropped = rows.pop().map(|r| r.id);
-                }
-            })
-            .is_some();
-        if let Some(run) = dropped {
-            let _ = outbox.unbounded_send(ClientOp::unfollow_run(&run));
-        }
-        alive
-    }
-
-    /// Live events of a row's run; a gap asks for a fresh snapshot rather than show a guess.
-    fn apply(&self, run: &str, events: &[StoredEvent], outbox: &Outbox) {
-        let Some(signal) = self
-            .rows
-            .with_untracked(|rows| rows.iter().find(|r| r.id == run).map(|r| r.state))
-        else {
-            return;
-        };
-        let mut gap = false;
-        signal.update(|state| {
-            let applied = state.seq;
-            for event in events.iter().filter(|e| e.seq > applied) {
-                if state.apply(event).is_err() {
-                    gap = true;
-                    break;
-                }
-            }
-        });
-        if gap {
-            let _ = outbox.unbounded_send(ClientOp::follow_run(run, None));
-        }
-    }
-
-    /// After a reconnection: the runs that started (or even ended) meanwhile.
-    fn catch_up(self: &Rc<Self>, outbox: &Outbox) {
-        let (this, outbox) = (Rc::clone(self), outbox.clone());
-        leptos::task::spawn_local(async move {
-            if let Ok(board) = load_board().await {
-                for run in board.runs {
-                    this.consider(&run.id, run.pipeline.as_deref(), &outbox);
-                }
-            }
-        });
-    }
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ const MAX_TICKS: i64 = 8;
 
 /// What a piece of a step's row shows.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Piece {
+enum Piece {
     /// Ready (its dependencies done) but not started yet: waiting for a slot.
     Waiting,
     /// An earlier attempt, which failed.
@@ -32,16 +32,16 @@ pub enum Piece {
 
 /// One piece of a row, in ms from the run's start; `open` while it still grows.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Span {
-    pub piece: Piece,
-    pub from: i64,
-    pub to: i64,
-    pub open: bool,
+struct Span {
+    piece: Piece,
+    from: i64,
+    to: i64,
+    open: bool,
 }
 
 /// The pieces of one step's row. `ready`: when its last dependency finished (the run's start
 /// for a step with none); `None` while one has not.
-pub fn spans(
+fn spans(
     step: &StepState,
     ready: Option<DateTime<Utc>>,
     start: DateTime<Utc>,
@@ -85,11 +85,14 @@ pub fn spans(
 }
 
 /// Where the axis's ticks go (ms from the start) for a timeline `span_ms` long.
-pub fn ticks(span_ms: i64) -> Vec<i64> {
+fn ticks(span_ms: i64) -> Vec<i64> {
     let spacing = SPACINGS
         .into_iter()
         .find(|s| span_ms / s <= MAX_TICKS)
-        .unwrap_or(SPACINGS[SPACINGS.len() - 1] * (span_ms / MAX_TICKS / SPACINGS[13] + 1));
+        .unwrap_or_else(|| {
+            let widest = SPACINGS[SPACINGS.len() - 1];
+            widest * (span_ms / MAX_TICKS / widest + 1)
+        });
     (0..=span_ms / spacing).map(|k| k * spacing).collect()
 }
 
@@ -121,10 +124,6 @@ fn axis_ms(elapsed_ms: i64) -> i64 {
     elapsed_ms.max(1_000)
 }
 
-fn pct(ms: i64, span: i64) -> String {
-    format!("{:.3}%", 100.0 * ms as f64 / span as f64)
-}
-
 #[component]
 pub fn Gantt(
     graph: Graph,
@@ -141,13 +140,17 @@ pub fn Gantt(
         }
         .into_any();
     }
-    // Only a running run's frame moves with the clock.
+    // Only a running run's frame moves with the clock. Positions are shares of the axis,
+    // worked out by the stylesheet from `--span` (set once on the chart) and each piece's own
+    // `--from`/`--len` in ms: as the axis grows, finished rows are not rebuilt.
     let frame = Memo::new(move |_| {
         state.with(|run| {
             let now = run.finished_at.unwrap_or_else(|| clock.get());
             frame(run, now)
         })
     });
+    let start = Memo::new(move |_| frame.get().0);
+    let span = Memo::new(move |_| axis_ms(frame.get().1));
     let order = graph
         .topo_order()
         .unwrap_or_else(|_| (0..graph.steps.len()).collect());
@@ -169,9 +172,14 @@ pub fn Gantt(
             };
             let status = Memo::new(move |_| signal.with(|s| s.status));
             let pieces = move || {
-                let (start, elapsed) = frame.get();
-                let now = start + chrono::Duration::milliseconds(elapsed);
-                let span = axis_ms(elapsed);
+                let start = start.get();
+                // Only what is still going on reads the clock.
+                let ongoing = signal.with(|s| s.finished_at.is_none() && !s.status.is_terminal());
+                let now = if ongoing {
+                    start + chrono::Duration::milliseconds(frame.get().1)
+                } else {
+                    start
+                };
                 let spans = signal.with(|s| spans(s, ready(), start, now));
                 let end = spans.last().map(|s| s.to);
                 let label = signal.with(|s| s.duration_ms(now)).map(format::duration);
@@ -183,18 +191,12 @@ pub fn Gantt(
                             Piece::Attempt => "gantt-attempt",
                             Piece::Bar => "gantt-bar",
                         };
-                        view! {
-                            <span
-                                class=class
-                                class:open=s.open
-                                style:left=pct(s.from, span)
-                                style:width=pct((s.to - s.from).max(0), span)
-                            ></span>
-                        }
+                        let at = format!("--from: {}; --len: {}", s.from, (s.to - s.from).max(0));
+                        view! { <span class=class class:open=s.open style=at></span> }
                     })
                     .collect_view();
                 let label = end.zip(label).map(|(end, text)| {
-                    view! { <span class="gantt-label" style:left=pct(end, span)>{text}</span> }
+                    view! { <span class="gantt-label" style=format!("--from: {end}")>{text}</span> }
                 });
                 view! { {bars} {label} }
             };
@@ -222,16 +224,15 @@ pub fn Gantt(
         })
         .collect_view();
     let axis = move || {
-        let span = axis_ms(frame.get().1);
-        ticks(span)
+        ticks(span.get())
             .into_iter()
-            .map(|t| view! { <span class="gantt-tick" style:left=pct(t, span)>{tick_label(t)}</span> })
+            .map(|t| view! { <span class="gantt-tick" style=format!("--from: {t}")>{tick_label(t)}</span> })
             .collect_view()
     };
     view! {
         <section class="gantt" aria-label="Timeline">
             <h2>"Timeline"</h2>
-            <div class="gantt-chart">
+            <div class="gantt-chart" style=move || format!("--span: {}", span.get())>
                 <div class="gantt-axis" aria-hidden="true">{axis}</div>
                 <ol class="gantt-rows">{rows}</ol>
             </div>

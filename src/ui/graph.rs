@@ -149,9 +149,17 @@ pub fn GraphView(
             >
                 {content}
             </div>
-            <Minimap layout=overview.0 states=overview.1 wrap zoom seen/>
+            {(overview.0.nodes.len() >= minimap::MIN_NODES).then(|| view! {
+                <Minimap layout=overview.0 states=overview.1 wrap zoom seen/>
+            })}
         </div>
     }
+}
+
+/// The drawing's `<svg>` inside the graph's box.
+#[cfg(feature = "hydrate")]
+fn svg_of(wrap: &web_sys::Element) -> Option<web_sys::Element> {
+    wrap.query_selector("svg.graph").ok().flatten()
 }
 
 /// The `<svg>` element around a drawing.

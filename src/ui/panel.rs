@@ -210,8 +210,17 @@ fn LogView(run: String, step: String, first: Vec<LogLine>) -> impl IntoView {
                 .collect::<Vec<_>>()
                 .join("\n")
         });
-        copied.set(Some(copy_text(&text)));
-        set_timeout(move || copied.set(None), std::time::Duration::from_secs(2));
+        leptos::task::spawn_local(async move {
+            let done = copy_text(text).await;
+            if copied.try_set(Some(done)).is_none() {
+                set_timeout(
+                    move || {
+                        let _ = copied.try_set(None);
+                    },
+                    std::time::Duration::from_secs(2),
+                );
+            }
+        });
     };
     view! {
         <div class="panel-log-head">
@@ -244,8 +253,8 @@ fn LogView(run: String, step: String, first: Vec<LogLine>) -> impl IntoView {
 }
 
 /// Puts `text` on the clipboard; false where the browser offers none (pages served over
-/// plain HTTP from another machine, say).
-fn copy_text(text: &str) -> bool {
+/// plain HTTP from another machine, say) or refuses (no permission).
+async fn copy_text(text: String) -> bool {
     #[cfg(feature = "hydrate")]
     {
         let Some(navigator) = web_sys::window().map(|w| w.navigator()) else {
@@ -253,10 +262,10 @@ fn copy_text(text: &str) -> bool {
         };
         let has_clipboard = js_sys::Reflect::get(&navigator, &"clipboard".into())
             .is_ok_and(|c| !c.is_undefined() && !c.is_null());
-        if has_clipboard {
-            let _ = navigator.clipboard().write_text(text);
-        }
         has_clipboard
+            && wasm_bindgen_futures::JsFuture::from(navigator.clipboard().write_text(&text))
+                .await
+                .is_ok()
     }
     #[cfg(not(feature = "hydrate"))]
     {

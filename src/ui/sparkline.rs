@@ -109,7 +109,7 @@ fn Bars(
         })
     };
     let summary = format!(
-        "Median {} over the last {count} run{}",
+        "Median {} over the last {count} ended run{}",
         format::duration(typical),
         if count == 1 { "" } else { "s" }
     );

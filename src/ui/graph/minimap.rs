@@ -19,7 +19,7 @@ const MAX_H: f64 = 130.0;
 /// Seen shares above this count as "everything is on screen".
 const ALL_SEEN: f64 = 0.98;
 /// Smaller graphs have no minimap: a few nodes off screen are one scroll away.
-const MIN_NODES: usize = 20;
+pub const MIN_NODES: usize = 20;
 
 /// Statuses in drawing order (running last, on top).
 const DRAWN: [Status; 7] = [
@@ -85,9 +85,8 @@ pub fn Minimap(
     }
     #[cfg(not(feature = "hydrate"))]
     let _ = (wrap, zoom);
-    let big = layout.nodes.len() >= MIN_NODES;
     let shown = move || {
-        big && seen.with(|s| {
+        seen.with(|s| {
             s.is_some_and(|s| {
                 let w = (s.max.x - s.min.x) / width;
                 let h = (s.max.y - s.min.y) / height;
@@ -176,9 +175,7 @@ mod browser {
     use wasm_bindgen::JsCast;
     use web_sys::Element;
 
-    fn svg_of(wrap: &Element) -> Option<Element> {
-        wrap.query_selector("svg.graph").ok().flatten()
-    }
+    use crate::ui::graph::svg_of;
 
     /// The part of the graph visible in the window, in graph units.
     pub fn seen(wrap: &Element, width: f64) -> Option<Rect> {

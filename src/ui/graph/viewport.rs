@@ -109,10 +109,7 @@ impl Viewport {
     /// scrolling re-evaluates the elements a few times a screen, not on every pixel.
     #[cfg(feature = "hydrate")]
     pub fn measure(&self, wrap: &web_sys::Element, width: f64) {
-        let (Some(window), Some(svg)) = (
-            web_sys::window(),
-            wrap.query_selector("svg.graph").ok().flatten(),
-        ) else {
+        let (Some(window), Some(svg)) = (web_sys::window(), crate::ui::graph::svg_of(wrap)) else {
             return;
         };
         let size = |v: Result<wasm_bindgen::JsValue, _>| v.ok().and_then(|v| v.as_f64());

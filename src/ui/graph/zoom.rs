@@ -76,9 +76,7 @@ mod browser {
     use wasm_bindgen::JsCast;
     use web_sys::{Element, HtmlElement};
 
-    fn svg_of(wrap: &Element) -> Option<Element> {
-        wrap.query_selector("svg.graph").ok().flatten()
-    }
+    use crate::ui::graph::svg_of;
 
     impl Zoom {
         /// The scale the graph is drawn at now (measured when automatic).

@@ -254,12 +254,7 @@ impl Client {
     pub fn apply(&self, events: &[StoredEvent]) -> Flow {
         let applied = self.state.try_update_untracked(|s| {
             let before = s.seq;
-            for event in events {
-                if event.seq > s.seq {
-                    s.apply(event).map_err(|e| (event.seq, e))?;
-                }
-            }
-            Ok(before)
+            s.apply_newer(events).map(|()| before)
         });
         match applied {
             Some(Ok(before)) => {

@@ -6,7 +6,7 @@
 
 use super::topic::{follow, Handlers};
 use super::Outbox;
-use crate::api::{ClientOp, OpKind, ServerFrame};
+use crate::api::{ClientOp, ServerFrame};
 use leptos::prelude::*;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -39,13 +39,6 @@ fn topic_of(frame: &ServerFrame) -> Option<&str> {
         ServerFrame::System(_) => Some("system"),
         ServerFrame::Subscribed { topic, .. } => topic.as_deref(),
         _ => None,
-    }
-}
-
-fn unfollow_topic(topic: &str) -> ClientOp {
-    ClientOp {
-        op: OpKind::Unsubscribe,
-        ..ClientOp::follow_topic(topic)
     }
 }
 
@@ -100,7 +93,7 @@ impl Topics {
             keep
         });
         if let Some(topic) = gone.filter(|t| !self.in_use(t)) {
-            self.send(unfollow_topic(topic));
+            self.send(ClientOp::unfollow_topic(topic));
         }
     }
 
