@@ -124,10 +124,15 @@ test('a one-time link signs in, the bar says who, only the tenant\'s runs show, 
   const second = await context.newPage();
   await second.goto(`${base}/runs/nightly-import`);
   await expect(second.locator('.conn[data-state="live"]')).toBeVisible();
+  // And a home page, whose views follow topics on the tab's shared connection.
+  const home = await context.newPage();
+  await home.goto(`${base}/`);
+  await expect(home.locator('aside.system-panel')).toHaveAttribute('data-live', 'true', { timeout: 15_000 });
   await page.locator('.user-menu').getByRole('button', { name: 'Sign out' }).click();
   await expect(page).toHaveURL(/\/login\?signed_out=1$/);
   await expect(page.getByText('You have signed out.')).toBeVisible();
   await expect(second).toHaveURL(/\/login\?next=/, { timeout: 15_000 });
+  await expect(home).toHaveURL(/\/login/, { timeout: 15_000 });
   await screenshot(page, 'signed-out');
 });
 

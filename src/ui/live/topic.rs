@@ -1,9 +1,13 @@
-//! A connection of the live stream for the views that follow topics (`runs`, `system`, shared
-//! by all of a tab's views: see `shared`) or several runs at once (the deployments board): the opening operations on each connection, further operations as the
-//! view asks (the outbox its frame handler gets), every frame to the view, reconnecting with
-//! backoff until the view goes away.
+//! A connection of the live stream for views that follow topics (`runs`, `system`: one per
+//! tab, see `shared`) or several runs at once (the deployments board): the opening
+//! operations on each connection, further operations as the view asks (the outbox its frame
+//! handler gets), every frame to the view, reconnecting with backoff until the view goes
+//! away. Like the run page's WebSocket it gives up on a socket that does not open or goes
+//! silent past the server's heartbeats, and a session that signed out sends the page to the
+//! sign-in page.
 
 use super::backoff::Backoff;
+use super::transport::{now_ms, signed_out, stream_url, FIRST_FRAME_MS, SILENCE_MS};
 use super::Outbox;
 use crate::api::{ClientOp, ServerFrame};
 use futures::channel::{mpsc, oneshot};
@@ -69,8 +73,10 @@ fn text(op: &ClientOp) -> Message {
     Message::Text(serde_json::to_string(op).unwrap_or_default())
 }
 
+/// One connection: the opening operations, then frames in and operations out until it
+/// closes, goes silent past the server's heartbeats, or the view goes away.
 async fn session(handlers: &Handlers) -> Session {
-    let Some(url) = super::transport::stream_url() else {
+    let Some(url) = stream_url() else {
         return Session::Gone;
     };
     let Ok(socket) = WebSocket::open(&url) else {
@@ -78,16 +84,38 @@ async fn session(handlers: &Handlers) -> Session {
     };
     let (mut write, mut read) = socket.split();
     let (outbox, mut queued) = mpsc::unbounded::<ClientOp>();
-    for op in (handlers.opening)(&outbox) {
-        if write.send(text(&op)).await.is_err() {
-            return Session::Failed;
+    let opening = (handlers.opening)(&outbox);
+    // Sending waits for the socket to open, which a blocked WebSocket never does.
+    let subscribe = async {
+        for op in &opening {
+            write.send(text(op)).await.map_err(drop)?;
         }
+        Ok::<(), ()>(())
+    };
+    let opened = futures::select! {
+        sent = subscribe.fuse() => sent.is_ok(),
+        _ = read.next().fuse() => false,
+        _ = TimeoutFuture::new(FIRST_FRAME_MS as u32).fuse() => false,
+    };
+    if !opened {
+        return Session::Failed;
     }
     let mut delivered = false;
+    let mut heard = now_ms();
     loop {
+        let limit = if delivered {
+            SILENCE_MS
+        } else {
+            FIRST_FRAME_MS
+        };
+        let wait = (heard + limit - now_ms()).max(0.0) as u32;
         futures::select! {
             message = read.next().fuse() => {
+                if signed_out(&message) {
+                    return Session::Gone;
+                }
                 let Some(Ok(Message::Text(text))) = message else { break };
+                heard = now_ms();
                 let Ok(frame) = serde_json::from_str::<ServerFrame>(&text) else {
                     continue;
                 };
@@ -102,6 +130,7 @@ async fn session(handlers: &Handlers) -> Session {
                     break;
                 }
             }
+            _ = TimeoutFuture::new(wait).fuse() => break,
         }
     }
     if delivered {

@@ -15,9 +15,9 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 
 /// A session that got no frame this soon after connecting is treated as not working.
-const FIRST_FRAME_MS: f64 = 5_000.0;
+pub(super) const FIRST_FRAME_MS: f64 = 5_000.0;
 /// Silence longer than this (the server beats every 10 s) means the connection is dead.
-const SILENCE_MS: f64 = 25_000.0;
+pub(super) const SILENCE_MS: f64 = 25_000.0;
 /// The close code of a connection whose session signed out or whose token was revoked.
 const SIGNED_OUT: u16 = 4401;
 /// Polling interval while the run is active.
@@ -45,8 +45,26 @@ fn end_for(flow: Flow) -> Option<End> {
     }
 }
 
+/// Whether a WebSocket closed because its session signed out in another tab or its token
+/// was revoked: then the page reloads and lands on the sign-in page (unless this page is
+/// signing out itself).
+pub(super) fn signed_out(message: &Option<Result<Message, WebSocketError>>) -> bool {
+    let Some(Err(WebSocketError::ConnectionClose(close))) = message else {
+        return false;
+    };
+    if close.code != SIGNED_OUT {
+        return false;
+    }
+    if !crate::ui::user_menu::signing_out() {
+        if let Some(window) = web_sys::window() {
+            let _ = window.location().reload();
+        }
+    }
+    true
+}
+
 /// Milliseconds since the page started (monotonic).
-fn now_ms() -> f64 {
+pub(super) fn now_ms() -> f64 {
     web_sys::window()
         .and_then(|w| w.performance())
         .map_or(0.0, |p| p.now())
@@ -89,17 +107,8 @@ pub async fn websocket(client: &Rc<Client>) -> End {
             let wait = (heard + limit - now_ms()).max(0.0) as u32;
             futures::select! {
                 message = read.next().fuse() => {
-                    if let Some(Err(WebSocketError::ConnectionClose(close))) = &message {
-                        if close.code == SIGNED_OUT {
-                            // Signed out in another tab, or revoked: the page reloads and lands
-                            // on the sign-in page (unless this page is signing out itself).
-                            if !crate::ui::user_menu::signing_out() {
-                                if let Some(window) = web_sys::window() {
-                                    let _ = window.location().reload();
-                                }
-                            }
-                            return End::Gone;
-                        }
+                    if signed_out(&message) {
+                        return End::Gone;
                     }
                     let Some(Ok(Message::Text(text))) = message else {
                         return End::Dropped { received };
