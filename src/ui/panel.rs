@@ -100,7 +100,9 @@ pub fn NodePanel(
                     </ul>
                 })
             }}
-            <StepHistory run=run.clone() step=step.clone() current clock/>
+            {state.with_untracked(|s| s.pipeline.is_some()).then(|| view! {
+                <StepHistory run=run.clone() step=step.clone() current clock/>
+            })}
             <Suspense fallback=|| view! { <h3>"Log"</h3><p class="muted">"Loading log…"</p> }>
                 {move || {
                     let (run, step) = (run.clone(), step.clone());

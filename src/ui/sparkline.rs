@@ -8,6 +8,7 @@ use crate::domain::eta::median;
 use crate::domain::StepState;
 use crate::ui::format;
 use chrono::{DateTime, Utc};
+use leptos::either::EitherOf3;
 use leptos::prelude::*;
 
 const BAR_W: f64 = 6.0;
@@ -20,6 +21,8 @@ fn bar_height(ms: i64, longest: i64) -> f64 {
     (HEIGHT * ms as f64 / longest.max(1) as f64).clamp(2.0, HEIGHT)
 }
 
+/// For a pipeline's run (ad-hoc runs have no earlier runs to compare with): the block keeps
+/// its height while the history loads, so the log below it does not jump.
 #[component]
 pub fn StepHistory(
     run: String,
@@ -35,15 +38,27 @@ pub fn StepHistory(
         |(run, step)| step_history(run, step),
     );
     view! {
-        <Suspense fallback=|| ()>
-            {move || {
-                let step = step.clone();
-                Suspend::new(async move {
-                    let past = past.await.unwrap_or_default();
-                    (!past.is_empty()).then(|| view! { <Bars past step current clock/> })
-                })
-            }}
-        </Suspense>
+        <div class="panel-history">
+            <h3>"Earlier runs"</h3>
+            <Suspense fallback=|| view! { <p class="muted history-none">"Loading…"</p> }>
+                {move || {
+                    let step = step.clone();
+                    Suspend::new(async move {
+                        match past.await {
+                            Ok(past) if !past.is_empty() => {
+                                EitherOf3::A(view! { <Bars past step current clock/> })
+                            }
+                            Ok(_) => EitherOf3::B(view! {
+                                <p class="muted history-none">"No earlier ended run of this pipeline ran this step."</p>
+                            }),
+                            Err(e) => EitherOf3::C(view! {
+                                <p class="error history-none">{format!("Could not load earlier runs: {e}")}</p>
+                            }),
+                        }
+                    })
+                }}
+            </Suspense>
+        </div>
     }
 }
 
@@ -114,9 +129,7 @@ fn Bars(
         if count == 1 { "" } else { "s" }
     );
     view! {
-        <div class="panel-history">
-            <h3>"Earlier runs"</h3>
-            <svg
+        <svg
                 class="sparkline"
                 width=width
                 height=HEIGHT
@@ -127,8 +140,7 @@ fn Bars(
                 {bars}
                 {this_run}
             </svg>
-            <p class="muted">{summary}</p>
-        </div>
+        <p class="muted">{summary}</p>
     }
 }
 
