@@ -2,20 +2,25 @@
 //! recent runs of those pipelines with their whole state (the board folds their live events
 //! with the same reducer as the run page).
 
+use crate::domain::fan_out::group_name;
 use crate::domain::pipeline::ROLLBACK_KIND;
 use crate::domain::{Pipeline, RunState};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
 
 /// Rows the board shows: the newest runs of deployment pipelines.
 pub const BOARD_ROWS: usize = 20;
 
-/// One stage of a deployment: a step of its pipeline.
+/// One stage of a deployment: a wave of its pipeline, the steps that run side by side (their
+/// longest chain of dependencies is as long); a linear pipeline has a stage per step.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Stage {
-    pub id: String,
+    /// Its steps, in declaration order.
+    pub steps: Vec<String>,
+    /// The step's name, or for several "<common start>… ×N".
     pub name: String,
-    /// An `on_failure` step: shown only once it runs.
+    /// `on_failure` steps: shown only once they run.
     pub rollback: bool,
 }
 
@@ -34,14 +39,36 @@ impl From<&Pipeline> for BoardPipeline {
         let order = graph
             .topo_order()
             .unwrap_or_else(|_| (0..graph.steps.len()).collect());
-        let stages = order
+        let index: HashMap<&str, usize> = (graph.steps.iter().enumerate())
+            .map(|(i, s)| (s.id.as_str(), i))
+            .collect();
+        // Each step's wave: one more than its latest dependency's (rollback steps after all
+        // the others, in waves of their own).
+        let mut wave = vec![0usize; graph.steps.len()];
+        for &i in &order {
+            let step = &graph.steps[i];
+            wave[i] = (step.needs.iter())
+                .filter_map(|n| index.get(n.as_str()))
+                .map(|&n| wave[n] + 1)
+                .max()
+                .unwrap_or(0);
+        }
+        let mut waves: BTreeMap<(bool, usize), Vec<usize>> = BTreeMap::new();
+        for (i, step) in graph.steps.iter().enumerate() {
+            let rollback = step.kind == ROLLBACK_KIND;
+            waves.entry((rollback, wave[i])).or_default().push(i);
+        }
+        let stages = waves
             .into_iter()
-            .map(|i| {
-                let step = &graph.steps[i];
+            .map(|((rollback, _), members)| {
+                let steps = members.iter().map(|&i| &graph.steps[i]);
                 Stage {
-                    id: step.id.clone(),
-                    name: step.name.clone(),
-                    rollback: step.kind == ROLLBACK_KIND,
+                    name: match members.as_slice() {
+                        [one] => graph.steps[*one].name.clone(),
+                        _ => group_name(steps.clone().map(|s| s.name.as_str())),
+                    },
+                    steps: steps.map(|s| s.id.clone()).collect(),
+                    rollback,
                 }
             })
             .collect();
@@ -66,7 +93,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn stages_follow_the_dependencies_and_mark_rollbacks() {
+    fn stages_are_waves_in_dependency_order_with_rollbacks_last() {
         let pipeline = Pipeline::parse(
             "d.toml",
             r#"
@@ -74,19 +101,41 @@ id = "d"
 kind = "deployment"
 [[steps]]
 id = "verify"
-needs = ["build"]
+needs = ["build-linux", "build-macos"]
 [[steps]]
-id = "build"
-name = "Build"
+id = "build-linux"
+name = "Build (linux)"
+needs = ["checkout"]
+[[steps]]
+id = "checkout"
+name = "Checkout"
+[[steps]]
+id = "build-macos"
+name = "Build (macos)"
+needs = ["checkout"]
 [[on_failure]]
 id = "undo"
 "#,
         )
         .unwrap();
         let board = BoardPipeline::from(&pipeline);
-        let ids: Vec<&str> = board.stages.iter().map(|s| s.id.as_str()).collect();
-        assert_eq!(ids, ["build", "verify", "undo"]);
-        assert_eq!(board.stages[0].name, "Build");
-        assert!(board.stages[2].rollback && !board.stages[0].rollback);
+        let stages: Vec<(Vec<&str>, &str, bool)> = (board.stages.iter())
+            .map(|s| {
+                (
+                    s.steps.iter().map(String::as_str).collect(),
+                    s.name.as_str(),
+                    s.rollback,
+                )
+            })
+            .collect();
+        assert_eq!(
+            stages,
+            [
+                (vec!["checkout"], "Checkout", false),
+                (vec!["build-linux", "build-macos"], "Build… ×2", false),
+                (vec!["verify"], "verify", false),
+                (vec!["undo"], "undo", true),
+            ]
+        );
     }
 }

@@ -127,7 +127,7 @@ fn display_name(step: &GraphStep) -> &str {
 }
 
 /// "<common start of the names>… ×N", or "N steps" when the names share no start.
-fn group_name<'a>(names: impl Iterator<Item = &'a str>) -> String {
+pub fn group_name<'a>(names: impl Iterator<Item = &'a str>) -> String {
     let (mut common, mut count) = (None::<&str>, 0);
     for name in names {
         count += 1;

@@ -1,9 +1,11 @@
-//! A run's stages in a row, as the deployments board shows them: one icon per stage in order
-//! (pending, running with a pulse, success, failed, skipped, …; icons, so it reads without
-//! colour), and before each stage a connector that fills as the stage before it progresses.
-//! Rollback stages appear only once they run.
+//! A run's stages in a row, as the deployments board shows them. A stage is a wave of steps
+//! that run side by side (one step per stage in a linear pipeline), shown as one icon in the
+//! order the waves run: pending, running with a pulse, success, failed, skipped, … (icons, so
+//! it reads without colour). Before each stage, a connector fills as the stage before it
+//! progresses. Rollback stages appear only once they run.
 
 use crate::api::Stage;
+use crate::domain::fan_out::summarize;
 use crate::domain::{RunState, Status};
 use crate::ui::format;
 use crate::ui::graph::icons::status_icon;
@@ -14,12 +16,20 @@ const NAME_CHARS: usize = 18;
 
 #[component]
 pub fn StageTimeline(stages: Vec<Stage>, state: RwSignal<RunState>) -> impl IntoView {
-    let mark = move |id: String| {
+    // A stage of one step shows that step; a wave of several, their summary (running while
+    // some run, else the worst ending; the mean progress).
+    let mark = move |ids: Vec<String>| {
         Memo::new(move |_| {
             state.with(|s| {
-                s.steps
-                    .get(&id)
-                    .map_or((Status::Pending, 0.0), |step| (step.status, step.progress))
+                let members: Vec<_> = ids.iter().filter_map(|id| s.steps.get(id)).collect();
+                match members.as_slice() {
+                    [] => (Status::Pending, 0.0),
+                    [one] => (one.status, one.progress),
+                    _ => {
+                        let whole = summarize(members.iter().copied());
+                        (whole.status, whole.progress)
+                    }
+                }
             })
         })
     };
@@ -27,7 +37,7 @@ pub fn StageTimeline(stages: Vec<Stage>, state: RwSignal<RunState>) -> impl Into
     let items = stages
         .into_iter()
         .map(|stage| {
-            let this = mark(stage.id.clone());
+            let this = mark(stage.steps.clone());
             let link = before.replace(this).map(|previous: Memo<(Status, f64)>| {
                 view! {
                     <span class="stage-link" data-status=move || previous.get().0.as_str() aria-hidden="true">
@@ -48,7 +58,8 @@ pub fn StageTimeline(stages: Vec<Stage>, state: RwSignal<RunState>) -> impl Into
                 <li
                     class="stage"
                     class:hidden=hidden
-                    data-stage=stage.id
+                    data-stage=stage.steps.first().cloned().unwrap_or_default()
+                    data-steps=stage.steps.join(" ")
                     data-status=move || status().as_str()
                     aria-label=label.clone()
                     title=label
