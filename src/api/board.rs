@@ -7,7 +7,7 @@ use crate::domain::pipeline::ROLLBACK_KIND;
 use crate::domain::{Pipeline, RunState};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// Rows the board shows: the newest runs of deployment pipelines.
 pub const BOARD_ROWS: usize = 20;
@@ -35,24 +35,8 @@ pub struct BoardPipeline {
 impl From<&Pipeline> for BoardPipeline {
     fn from(pipeline: &Pipeline) -> Self {
         let graph = pipeline.run_graph();
-        // A validated pipeline has no cycle; declaration order is the fallback all the same.
-        let order = graph
-            .topo_order()
-            .unwrap_or_else(|_| (0..graph.steps.len()).collect());
-        let index: HashMap<&str, usize> = (graph.steps.iter().enumerate())
-            .map(|(i, s)| (s.id.as_str(), i))
-            .collect();
-        // Each step's wave: one more than its latest dependency's (rollback steps after all
-        // the others, in waves of their own).
-        let mut wave = vec![0usize; graph.steps.len()];
-        for &i in &order {
-            let step = &graph.steps[i];
-            wave[i] = (step.needs.iter())
-                .filter_map(|n| index.get(n.as_str()))
-                .map(|&n| wave[n] + 1)
-                .max()
-                .unwrap_or(0);
-        }
+        let wave = graph.waves();
+        // Rollback steps come after all the others, in waves of their own.
         let mut waves: BTreeMap<(bool, usize), Vec<usize>> = BTreeMap::new();
         for (i, step) in graph.steps.iter().enumerate() {
             let rollback = step.kind == ROLLBACK_KIND;

@@ -168,6 +168,25 @@ impl Graph {
         }
     }
 
+    /// Each step's wave (by index): 0 for a step that needs nothing, else one more than its
+    /// latest need's. A wave's steps need only steps of earlier waves, so they may run side
+    /// by side. Unknown needs are ignored; a cyclic graph counts in declaration order.
+    pub fn waves(&self) -> Vec<usize> {
+        let index = self.index();
+        let order = self
+            .topo_order()
+            .unwrap_or_else(|_| (0..self.steps.len()).collect());
+        let mut wave = vec![0usize; self.steps.len()];
+        for i in order {
+            wave[i] = (self.steps[i].needs.iter())
+                .filter_map(|n| index.get(n.as_str()))
+                .map(|&n| wave[n] + 1)
+                .max()
+                .unwrap_or(0);
+        }
+        wave
+    }
+
     /// For each step, the indices of the steps that need it.
     pub fn downstream_indices(&self) -> Vec<Vec<usize>> {
         let index = self.index();

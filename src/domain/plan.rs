@@ -68,6 +68,9 @@ impl Pipeline {
         let order = graph
             .topo_order()
             .unwrap_or_else(|_| (0..self.steps.len()).collect());
+        // A step that runs has only needs that run (a skipped need skips it), so its wave is
+        // the graph's.
+        let depth = graph.waves();
         // Wave per step that runs; the reason for each skipped one.
         let mut wave: HashMap<&str, usize> = HashMap::new();
         let mut skipped: HashMap<&str, String> = HashMap::new();
@@ -79,8 +82,7 @@ impl Pipeline {
             } else if let Some(blocker) = blocker {
                 skipped.insert(&step.id, format!("skipped: `{blocker}` would be skipped"));
             } else {
-                let after = step.needs.iter().filter_map(|n| wave.get(n.as_str())).max();
-                wave.insert(&step.id, after.map_or(1, |w| w + 1));
+                wave.insert(&step.id, depth[i] + 1);
             }
         }
         let count = wave.values().copied().max().unwrap_or(0);

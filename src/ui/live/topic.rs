@@ -7,7 +7,7 @@
 //! sign-in page.
 
 use super::backoff::Backoff;
-use super::transport::{now_ms, signed_out, stream_url, FIRST_FRAME_MS, SILENCE_MS};
+use super::transport::{now_ms, open_with, signed_out, stream_url, FIRST_FRAME_MS, SILENCE_MS};
 use super::Outbox;
 use crate::api::{ClientOp, ServerFrame};
 use futures::channel::{mpsc, oneshot};
@@ -84,20 +84,7 @@ async fn session(handlers: &Handlers) -> Session {
     };
     let (mut write, mut read) = socket.split();
     let (outbox, mut queued) = mpsc::unbounded::<ClientOp>();
-    let opening = (handlers.opening)(&outbox);
-    // Sending waits for the socket to open, which a blocked WebSocket never does.
-    let subscribe = async {
-        for op in &opening {
-            write.send(text(op)).await.map_err(drop)?;
-        }
-        Ok::<(), ()>(())
-    };
-    let opened = futures::select! {
-        sent = subscribe.fuse() => sent.is_ok(),
-        _ = read.next().fuse() => false,
-        _ = TimeoutFuture::new(FIRST_FRAME_MS as u32).fuse() => false,
-    };
-    if !opened {
+    if !open_with(&mut write, &mut read, (handlers.opening)(&outbox)).await {
         return Session::Failed;
     }
     let mut delivered = false;

@@ -2,10 +2,11 @@
 //! frames go to [`Client::on_frame`] whatever carried them.
 
 use super::client::{Client, End, Flow, PROBE_AFTER_MS};
-use crate::api::ServerFrame;
+use crate::api::{ClientOp, ServerFrame};
 use crate::domain::{Seq, StoredEvent};
 use crate::ui::conn::Transport;
 use futures::channel::mpsc;
+use futures::stream::{SplitSink, SplitStream};
 use futures::{FutureExt, SinkExt, StreamExt};
 use gloo_net::websocket::{futures::WebSocket, Message, WebSocketError};
 use gloo_timers::future::TimeoutFuture;
@@ -70,6 +71,28 @@ pub(super) fn now_ms() -> f64 {
         .map_or(0.0, |p| p.now())
 }
 
+/// Sends a new socket's first operations: false when it closes (or is refused) before it
+/// opens, or does not open within [`FIRST_FRAME_MS`]. Sending waits for the socket to open,
+/// which a blocked WebSocket never does; the server sends nothing before a subscribe.
+pub(super) async fn open_with(
+    write: &mut SplitSink<WebSocket, Message>,
+    read: &mut SplitStream<WebSocket>,
+    ops: Vec<ClientOp>,
+) -> bool {
+    let subscribe = async {
+        for op in ops {
+            let text = serde_json::to_string(&op).map_err(drop)?;
+            write.send(Message::Text(text)).await.map_err(drop)?;
+        }
+        Ok::<(), ()>(())
+    };
+    futures::select! {
+        sent = subscribe.fuse() => sent.is_ok(),
+        _ = read.next().fuse() => false,
+        _ = TimeoutFuture::new(FIRST_FRAME_MS as u32).fuse() => false,
+    }
+}
+
 /// One WebSocket session carrying the run and every followed log.
 pub async fn websocket(client: &Rc<Client>) -> End {
     let Some(url) = stream_url() else {
@@ -81,21 +104,7 @@ pub async fn websocket(client: &Rc<Client>) -> End {
     let (mut write, mut read) = socket.split();
     // Attached first, so that a panel opening from now on reaches this session.
     let mut ops = client.attach();
-    // Sending waits for the socket to open, which a blocked WebSocket never does.
-    let subscribe = async {
-        for op in client.subscriptions() {
-            let text = serde_json::to_string(&op).map_err(drop)?;
-            write.send(Message::Text(text)).await.map_err(drop)?;
-        }
-        Ok::<(), ()>(())
-    };
-    let opened = futures::select! {
-        sent = subscribe.fuse() => sent.is_ok(),
-        // Closed (or refused) before it opened; the server sends nothing before a subscribe.
-        _ = read.next().fuse() => false,
-        _ = TimeoutFuture::new(FIRST_FRAME_MS as u32).fuse() => false,
-    };
-    if !opened {
+    if !open_with(&mut write, &mut read, client.subscriptions()).await {
         client.detach();
         return End::Dropped { received: false };
     }
