@@ -29,6 +29,13 @@ async function watchText(page: Page, selector: string, text: string, ms: number)
   return () => page.evaluate(() => (window as unknown as { seenAt: Promise<number | null> }).seenAt);
 }
 
+/** Starts a deployment of the demo web service; its run id. */
+async function deploy(page: Page, environment: string): Promise<string> {
+  const answer = await page.request.post('/api/v1/runs', { data: { pipeline: 'deploy-web', params: { environment } } });
+  expect(answer.status()).toBe(201);
+  return (await answer.json()).id;
+}
+
 test('the deployments board follows a dozen deployments live in two tabs', async ({ page, browser }) => {
   test.setTimeout(150_000);
   await page.setViewportSize({ width: 1600, height: 1000 });
@@ -43,11 +50,7 @@ test('the deployments board follows a dozen deployments live in two tabs', async
   const runs: string[] = [];
   for (let i = 0; i < 12; i++) {
     const environment = i % 3 === 0 ? 'production' : 'staging';
-    const answer = await page.request.post('/api/v1/runs', {
-      data: { pipeline: 'deploy-web', params: { environment } },
-    });
-    expect(answer.status()).toBe(201);
-    runs.push((await answer.json()).id);
+    runs.push(await deploy(page, environment));
   }
   for (const p of [page, other]) {
     for (const run of runs) {
@@ -77,9 +80,7 @@ test('the deployments board follows a dozen deployments live in two tabs', async
   // An update shows in both tabs well under half a second after it was sent. The update: a
   // nested program reports progress on the step a deployment is on (a new one: the dozen may
   // be near their end by now, and each try may take a while).
-  const fresh = await page.request.post('/api/v1/runs', { data: { pipeline: 'deploy-web', params: { environment: 'staging' } } });
-  expect(fresh.status()).toBe(201);
-  const last: string = (await fresh.json()).id;
+  const last = await deploy(page, 'staging');
   let latencies: number[] = [];
   for (let attempt = 0; attempt < 8 && latencies.length === 0; attempt++) {
     const stage = await page
@@ -104,9 +105,7 @@ test('the deployments board follows a dozen deployments live in two tabs', async
 
   // A cancelled deployment says so in both tabs; the others finish, each with its time.
   // (A run of its own: the dozen may have finished by now.)
-  const started = await page.request.post('/api/v1/runs', { data: { pipeline: 'deploy-web', params: { environment: 'staging' } } });
-  expect(started.status()).toBe(201);
-  const cancelled: string = (await started.json()).id;
+  const cancelled = await deploy(page, 'staging');
   expect((await page.request.post(`/api/v1/runs/${cancelled}/cancel`)).ok()).toBe(true);
   for (const p of [page, other]) {
     const row = p.locator(`li.board-row[data-run="${cancelled}"]`);
