@@ -103,18 +103,19 @@ build:
 	$(TIMEOUT) $(CARGO_TIMEOUT) cargo leptos build
 
 # Release site files go to target/site-release (the release binary looks there), so debug
-# and release builds never serve each other's wasm.
+# and release builds never serve each other's wasm; each is stored beside its brotli and gzip
+# forms (--precompress), which the server sends instead of compressing on every request.
 build-release:
 	@echo "== cargo leptos build --release"
 	@command -v wasm-opt >/dev/null || { echo "wasm-opt not on PATH: run .ci/setup" >&2; exit 1; }
-	LEPTOS_SITE_ROOT=target/site-release $(TIMEOUT) $(CARGO_TIMEOUT) cargo leptos build --release
+	LEPTOS_SITE_ROOT=target/site-release $(TIMEOUT) $(CARGO_TIMEOUT) cargo leptos build --release --precompress
 	@$(MAKE) --no-print-directory report-wasm-size
 
 # Builds only the release frontend (into target/site-release) and holds it to the budget.
 wasm-size:
 	@echo "== cargo leptos build --release --frontend-only (wasm size budget)"
 	@command -v wasm-opt >/dev/null || { echo "wasm-opt not on PATH: run .ci/setup" >&2; exit 1; }
-	LEPTOS_SITE_ROOT=target/site-release $(TIMEOUT) $(CARGO_TIMEOUT) cargo leptos build --release --frontend-only
+	LEPTOS_SITE_ROOT=target/site-release $(TIMEOUT) $(CARGO_TIMEOUT) cargo leptos build --release --frontend-only --precompress
 	@$(MAKE) --no-print-directory report-wasm-size
 	@gz=$$(gzip -9 -c target/site-release/pkg/signalbox.*.wasm | wc -c); \
 	  if [ "$$gz" -gt $(WASM_GZIP_BUDGET) ]; then \

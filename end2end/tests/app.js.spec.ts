@@ -216,15 +216,22 @@ test.describe('live runs', () => {
     // Fan-out: some running step with several outgoing edges, seen with all its markers.
     const outDeg = new Map<string, number>();
     for (const e of edges) outDeg.set(e.from, (outDeg.get(e.from) ?? 0) + 1);
-    let sawFanOutMarkers = false;
-    const watcher = await watchRun(page, edges, 100_000, async (w) => {
-      const s = w.last!;
-      for (const [step, st] of Object.entries(s.steps)) {
-        if (st === 'running' && (outDeg.get(step) ?? 0) >= 2) {
-          if (s.markers.filter((m) => m.from === step).length === outDeg.get(step)) sawFanOutMarkers = true;
+    // The fan-out step (checkout) runs for about 3 s: the page itself watches every change for
+    // it, so how often the test samples cannot miss it.
+    await page.evaluate((fanOuts) => {
+      const w = window as unknown as { fanOutSeen?: boolean };
+      const check = () => {
+        for (const [step, degree] of fanOuts) {
+          const node = document.querySelector(`svg.graph g.node[data-step="${step}"]`);
+          const markers = document.querySelectorAll(`svg.graph g.marker[data-from="${step}"]`).length;
+          if (node?.getAttribute('data-status') === 'running' && markers === degree) w.fanOutSeen = true;
         }
-      }
-    });
+      };
+      check();
+      new MutationObserver(check).observe(document.body, { subtree: true, childList: true, attributes: true });
+    }, [...outDeg].filter(([, degree]) => degree >= 2));
+    const watcher = await watchRun(page, edges, 100_000);
+    const sawFanOutMarkers = await page.evaluate(() => (window as unknown as { fanOutSeen?: boolean }).fanOutSeen === true);
     expect(watcher.violations, 'live view invariants').toEqual([]);
     expect(watcher.finished, `run finished within the bound (last: ${JSON.stringify(watcher.last)})`).toBe(true);
     expect(watcher.last!.run).toBe('success');

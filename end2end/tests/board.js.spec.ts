@@ -64,8 +64,9 @@ test('the deployments board follows a dozen deployments live in two tabs', async
   }
 
   // Stages run in order: one pulses while the ones before it are done and the connector
-  // after it fills.
-  const first = page.locator(`li.board-row[data-run="${runs[0]}"]`);
+  // after it fills. (A deployment of its own: on a slow machine the dozen, 17 s each, may be
+  // over by now.)
+  const first = page.locator(`li.board-row[data-run="${await deploy(page, 'staging')}"]`);
   const running = first.locator('li.stage[data-status="running"]');
   await expect(running).toHaveCount(1, { timeout: 30_000 });
   await expect(first.locator('li.stage').first()).toHaveAttribute('data-status', /running|success/);

@@ -86,18 +86,14 @@ export async function readNodes(page: Page): Promise<Map<string, string>> {
 
 /** Edges from the DOM (works without page JavaScript). */
 export async function readEdges(page: Page): Promise<Edge[]> {
-  const paths = page.locator('svg.graph path.edge');
-  const count = await paths.count();
-  const out: Edge[] = [];
-  for (let i = 0; i < count; i++) {
-    const p = paths.nth(i);
-    out.push({
-      from: (await p.getAttribute('data-from')) ?? '',
-      to: (await p.getAttribute('data-to')) ?? '',
-      d: (await p.getAttribute('d')) ?? '',
-    });
-  }
-  return out;
+  // One round trip: a live run's first step may last only a few seconds.
+  return page.evaluate(() =>
+    Array.from(document.querySelectorAll('svg.graph path.edge')).map((p) => ({
+      from: p.getAttribute('data-from') ?? '',
+      to: p.getAttribute('data-to') ?? '',
+      d: p.getAttribute('d') ?? '',
+    })),
+  );
 }
 
 /** upstream[step] = the steps it needs. */

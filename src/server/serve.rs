@@ -147,8 +147,8 @@ const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The router: health endpoints, the HTTP API, the pages and server functions, static files,
 /// all traced with a request id and behind the cross-site and authentication guards;
-/// responses compressed (brotli or gzip, as the client accepts; never event streams) and site
-/// files cached for a year when their names carry their hash, else revalidated on every use.
+/// responses compressed (brotli or gzip, as the client accepts; never event streams; site files
+/// compressed at build time when the build stored them so) and site files cached for a year when their names carry their hash, else revalidated on every use.
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
@@ -165,7 +165,12 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", super::http::router())
         .route("/auth/login", post(sign_in))
         .route("/auth/logout", post(sign_out))
-        .nest_service(&format!("/{}", options.site_pkg_dir), ServeDir::new(pkg))
+        .nest_service(
+            &format!("/{}", options.site_pkg_dir),
+            // A release build stores each file compressed beside it (`--precompress`): sent
+            // as it is, it costs no CPU per request. Others are compressed by the layer below.
+            ServeDir::new(pkg).precompressed_br().precompressed_gzip(),
+        )
         .leptos_routes(&state, routes, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .with_state(state)

@@ -114,3 +114,46 @@ async fn pages_and_answers_are_compressed_but_event_streams_are_not() {
     drop(stream);
     server.stop().await;
 }
+
+/// Removes the probe files even when an assertion fails.
+struct Probe(Vec<std::path::PathBuf>);
+
+impl Drop for Probe {
+    fn drop(&mut self) {
+        self.0
+            .iter()
+            .for_each(|path| drop(std::fs::remove_file(path)));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn site_files_compressed_at_build_time_are_sent_as_stored() {
+    let options = signalbox::server::config::site_options("127.0.0.1:0".parse().unwrap()).unwrap();
+    let pkg = std::path::Path::new(&*options.site_root).join(&*options.site_pkg_dir);
+    std::fs::create_dir_all(&pkg).unwrap();
+    let name = format!("precompressed-probe-{}.js", std::process::id());
+    let (plain, brotli) = (pkg.join(&name), pkg.join(format!("{name}.br")));
+    let _probe = Probe(vec![plain.clone(), brotli.clone()]);
+    std::fs::write(&plain, "console.log('plain');".repeat(50)).unwrap();
+    // Not real brotli: only the file stored beside could answer with these bytes.
+    std::fs::write(&brotli, b"stored brotli form").unwrap();
+
+    let data = tempfile::tempdir().unwrap();
+    let server = TestServer::start(data.path(), None).await;
+    let get = |encoding: &'static str| {
+        server
+            .http
+            .get(server.url(&format!("/{}/{name}", options.site_pkg_dir)))
+            .header("accept-encoding", encoding)
+            .send()
+    };
+    let stored = get("br, gzip").await.unwrap();
+    assert_eq!(stored.status(), 200);
+    assert_eq!(stored.headers()["content-encoding"], "br");
+    assert_eq!(stored.headers()["cache-control"], "no-cache");
+    assert_eq!(&stored.bytes().await.unwrap()[..], b"stored brotli form");
+    // No gzip form stored: compressed as it is sent.
+    let compressed = get("gzip").await.unwrap();
+    assert_eq!(compressed.headers()["content-encoding"], "gzip");
+    server.stop().await;
+}

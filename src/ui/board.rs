@@ -90,12 +90,17 @@ fn BoardRow(
     state: RwSignal<RunState>,
     clock: Signal<DateTime<Utc>>,
 ) -> impl IntoView {
-    let (id, params) = state.with_untracked(|s| (s.id.clone(), s.params.clone()));
+    let id = state.with_untracked(|s| s.id.clone());
     let status = Memo::new(move |_| state.with(|s| s.status));
-    let params = params
-        .into_iter()
-        .map(|(k, v)| view! { <span class="board-param">{k}": "<b>{v}</b></span> })
-        .collect_view();
+    // A run's parameters arrive with its start: a row added while it queues shows them then.
+    let params = Memo::new(move |_| state.with(|s| s.params.clone()));
+    let params = move || {
+        params
+            .get()
+            .into_iter()
+            .map(|(k, v)| view! { <span class="board-param">{k}": "<b>{v}</b></span> })
+            .collect_view()
+    };
     let time = move || state.with(|s| time_text(s, clock.get()));
     view! {
         <li class="board-row" data-run=id.clone() data-status=move || status.get().as_str()>
