@@ -1,7 +1,8 @@
 //! Cache headers of the site's files (`/pkg`: wasm, JavaScript, CSS). cargo-leptos names the
 //! bundle's files after a hash of their content (`signalbox.<hash>.wasm`) and lists the
-//! hashes in a file beside the binary, so a browser may keep those for a year without asking
-//! again: a new build has new names. Any other file there (or every one, when hashing is off)
+//! hashes in a file beside the binary (the lazily loaded parts of a split bundle are listed in
+//! the split manifest it names), so a browser may keep those for a year without asking again:
+//! a new build has new names. Any other file there (or every one, when hashing is off)
 //! must be revalidated on each use (304 from `Last-Modified`), so a browser never runs a
 //! stale bundle against a newer server.
 
@@ -10,12 +11,23 @@ use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
 use leptos::config::LeptosOptions;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 const REVALIDATE: &str = "no-cache";
+/// The names cargo-leptos gives the split bundle's loader and manifest (before their hashes).
+const SPLIT_LOADER: &str = "__wasm_split";
+const SPLIT_MANIFEST: &str = "__wasm_split_manifest";
+
+/// The hash a `name: hash` line of the hash file gives.
+fn hash_of<'a>(text: &'a str, name: &str) -> Option<&'a str> {
+    text.lines()
+        .filter_map(|line| line.split_once(':'))
+        .find(|(key, _)| key.trim() == name)
+        .map(|(_, hash)| hash.trim())
+}
 
 /// Where Leptos and cargo-leptos keep the hashes: beside the running binary.
 fn hash_file(options: &LeptosOptions) -> Option<PathBuf> {
@@ -45,30 +57,53 @@ pub struct HashedFiles {
 
 impl HashedFiles {
     /// Reads the hash file cargo-leptos wrote beside the running binary (none when hashing is
-    /// off: then every file is revalidated).
+    /// off: then every file is revalidated), and the split manifest it names, which lists the
+    /// lazily loaded parts of the bundle (also named after their hashes).
     pub fn of(options: &LeptosOptions) -> HashedFiles {
         let text = options
             .hash_files
             .then(|| hash_file(options))
             .flatten()
-            .and_then(|path| std::fs::read_to_string(path).ok());
-        HashedFiles::parse(text.as_deref().unwrap_or_default(), options)
+            .and_then(|path| std::fs::read_to_string(path).ok())
+            .unwrap_or_default();
+        let manifest = hash_of(&text, "manifest").and_then(|hash| {
+            let name = format!("{SPLIT_MANIFEST}.{hash}.json");
+            let path = Path::new(&*options.site_root)
+                .join(&*options.site_pkg_dir)
+                .join(name);
+            std::fs::read_to_string(path).ok()
+        });
+        HashedFiles::parse(&text, manifest.as_deref(), options)
     }
 
-    /// `js: <hash>` lines → `/pkg/<output-name>.<hash>.js`.
-    fn parse(text: &str, options: &LeptosOptions) -> HashedFiles {
+    /// `js: <hash>` lines → `/pkg/<output-name>.<hash>.js`; `split` and `manifest` lines → the
+    /// split loader and its manifest; every module the manifest lists → `/pkg/<module>.wasm`.
+    fn parse(text: &str, manifest: Option<&str>, options: &LeptosOptions) -> HashedFiles {
         let pkg = Path::new("/").join(&*options.site_pkg_dir);
-        let paths = text
+        let in_pkg = |name: String| pkg.join(name).to_string_lossy().into_owned();
+        let bundle = text
             .lines()
             .filter_map(|line| line.split_once(':'))
-            .filter(|(ext, _)| matches!(ext.trim(), "js" | "wasm" | "css"))
-            .map(|(ext, hash)| {
-                let name = format!("{}.{}.{}", options.output_name, hash.trim(), ext.trim());
-                pkg.join(name).to_string_lossy().into_owned()
-            })
-            .collect();
+            .filter_map(|(ext, hash)| {
+                let hash = hash.trim();
+                match ext.trim() {
+                    ext @ ("js" | "wasm" | "css") => {
+                        Some(format!("{}.{hash}.{ext}", options.output_name))
+                    }
+                    "split" => Some(format!("{SPLIT_LOADER}.{hash}.js")),
+                    "manifest" => Some(format!("{SPLIT_MANIFEST}.{hash}.json")),
+                    _ => None,
+                }
+            });
+        let modules: HashMap<String, Vec<String>> = manifest
+            .and_then(|json| serde_json::from_str(json).ok())
+            .unwrap_or_default();
+        let chunks = modules
+            .into_values()
+            .flatten()
+            .map(|module| format!("{module}.wasm"));
         HashedFiles {
-            hashed: Arc::new(paths),
+            hashed: Arc::new(bundle.chain(chunks).map(in_pkg).collect()),
             prefix: format!("/{}/", options.site_pkg_dir).into(),
         }
     }
@@ -112,7 +147,8 @@ mod tests {
             .hash_files(true)
             .build();
         let hashed = HashedFiles::parse(
-            "js: Ab12_x\nwasm: Cd34-y\ncss: Ef56\nmanifest: zz\n",
+            "js: Ab12_x\nwasm: Cd34-y\ncss: Ef56\nmanifest: Mn1\nsplit: Sp2\n",
+            Some(r#"{"__run_view_1": ["chunk_7.Ch7", "split___run_view_1.Rv1"]}"#),
             &options,
         );
         assert_eq!(
@@ -127,6 +163,19 @@ mod tests {
             hashed.cache_control("/pkg/signalbox.Ef56.css"),
             Some(IMMUTABLE)
         );
+        for split in [
+            "/pkg/__wasm_split.Sp2.js",
+            "/pkg/__wasm_split_manifest.Mn1.json",
+            "/pkg/chunk_7.Ch7.wasm",
+            "/pkg/split___run_view_1.Rv1.wasm",
+        ] {
+            assert_eq!(hashed.cache_control(split), Some(IMMUTABLE), "{split}");
+        }
+        assert_eq!(
+            hashed.cache_control("/pkg/chunk_8.Ch8.wasm"),
+            Some(REVALIDATE),
+            "not in the manifest"
+        );
         assert_eq!(
             hashed.cache_control("/pkg/signalbox.old.wasm"),
             Some(REVALIDATE)
@@ -137,7 +186,7 @@ mod tests {
         );
         assert_eq!(hashed.cache_control("/runs/x"), None);
         assert_eq!(
-            HashedFiles::parse("", &options).cache_control("/pkg/signalbox.Cd34-y.wasm"),
+            HashedFiles::parse("", None, &options).cache_control("/pkg/signalbox.Cd34-y.wasm"),
             Some(REVALIDATE),
             "hashing off"
         );

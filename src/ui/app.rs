@@ -1,13 +1,13 @@
 //! The HTML shell and the router.
 
 use super::pages::{
-    AuditPage, DeploymentsPage, HomePage, LoginPage, NotFound, PipelinePage, RunPage,
+    AuditRoute, DeploymentsRoute, HomeRoute, LoginRoute, NotFound, PipelineRoute, RunRoute,
 };
 use super::user_menu::UserMenu;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes, A};
-use leptos_router::{path, SsrMode};
+use leptos_router::{path, Lazy, SsrMode};
 
 /// The document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -59,12 +59,12 @@ pub fn App() -> impl IntoView {
             </header>
             <main class="page">
                 <Routes fallback=NotFound>
-                    <Route path=path!("/") view=HomePage ssr=SsrMode::Async/>
-                    <Route path=path!("/pipelines/:id") view=PipelinePage ssr=SsrMode::Async/>
-                    <Route path=path!("/deployments") view=DeploymentsPage ssr=SsrMode::Async/>
-                    <Route path=path!("/runs/:id") view=RunPage ssr=SsrMode::Async/>
-                    <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
-                    <Route path=path!("/audit") view=AuditPage ssr=SsrMode::Async/>
+                    <Route path=path!("/") view={Lazy::<HomeRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/pipelines/:id") view={Lazy::<PipelineRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/deployments") view={Lazy::<DeploymentsRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/runs/:id") view={Lazy::<RunRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/login") view={Lazy::<LoginRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=path!("/audit") view={Lazy::<AuditRoute>::new()} ssr=SsrMode::Async/>
                 </Routes>
             </main>
             <super::toasts::Toasts/>

@@ -7,11 +7,7 @@ mod login;
 mod not_found;
 mod pipeline;
 mod run;
+mod split;
 
-pub use audit::AuditPage;
-pub use deployments::DeploymentsPage;
-pub use home::HomePage;
-pub use login::LoginPage;
 pub use not_found::NotFound;
-pub use pipeline::PipelinePage;
-pub use run::RunPage;
+pub use split::{AuditRoute, DeploymentsRoute, HomeRoute, LoginRoute, PipelineRoute, RunRoute};

@@ -99,32 +99,31 @@ impl Topics {
 
     fn start(self: &Rc<Self>) {
         let (opening, frames, drops) = (Rc::clone(self), Rc::clone(self), Rc::clone(self));
-        self.owner.with(|| {
-            follow(Handlers {
-                opening: Box::new(move |outbox| {
-                    *opening.outbox.borrow_mut() = Some(outbox.clone());
-                    let mut topics: Vec<&'static str> =
-                        opening.followers.borrow().iter().map(|f| f.topic).collect();
-                    topics.sort_unstable();
-                    topics.dedup();
-                    topics.into_iter().map(ClientOp::follow_topic).collect()
-                }),
-                on_frame: Box::new(move |frame, _| {
-                    frames.dispatch(frame);
-                    true
-                }),
-                on_drop: Box::new(move || {
-                    // A copy: a view may leave (or join) from inside its handler.
-                    let followers = drops.followers.borrow().clone();
-                    for follower in followers {
-                        if !(follower.on_drop)() {
-                            drops.leave(follower.id);
-                        }
+        let handlers = Handlers {
+            opening: Box::new(move |outbox| {
+                *opening.outbox.borrow_mut() = Some(outbox.clone());
+                let mut topics: Vec<&'static str> =
+                    opening.followers.borrow().iter().map(|f| f.topic).collect();
+                topics.sort_unstable();
+                topics.dedup();
+                topics.into_iter().map(ClientOp::follow_topic).collect()
+            }),
+            on_frame: Box::new(move |frame, _| {
+                frames.dispatch(frame);
+                true
+            }),
+            on_drop: Box::new(move || {
+                // A copy: a view may leave (or join) from inside its handler.
+                let followers = drops.followers.borrow().clone();
+                for follower in followers {
+                    if !(follower.on_drop)() {
+                        drops.leave(follower.id);
                     }
-                    true
-                }),
-            })
-        });
+                }
+                true
+            }),
+        };
+        leptos::task::spawn_local(open(self.owner.clone(), handlers));
     }
 
     fn dispatch(&self, frame: ServerFrame) {
@@ -141,4 +140,12 @@ impl Topics {
             }
         }
     }
+}
+
+/// Opens the tab's topic connection under the app's root. A split point: the connection's
+/// code (the WebSocket session, reading frames) is not part of the main wasm module that
+/// every page waits for; it loads with the first view that follows a topic.
+#[lazy]
+fn open(owner: Owner, handlers: Handlers) {
+    owner.with(|| follow(handlers));
 }
