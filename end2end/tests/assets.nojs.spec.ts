@@ -1,5 +1,5 @@
 // The bundle's files (project "nojs": plain requests): named after their content's hash, so
-// browsers keep them for a year; pages name the current ones and preload their own split parts.
+// browsers keep them for a year; pages name the current ones, the split loader its parts.
 import { expect, test } from './helpers';
 
 test('the bundle is served under content-hashed names with long-lived cache headers', async ({ page, request }) => {
@@ -12,16 +12,21 @@ test('the bundle is served under content-hashed names with long-lived cache head
     expect(answer.status(), file).toBe(200);
     expect(answer.headers()['cache-control'], file).toBe('public, max-age=31536000, immutable');
   }
-  // The page's own part of the bundle (cut out by `--split`) is preloaded with it, under hashed
-  // names too: the home page's view, the chunks it shares with other pages, their loader.
-  const parts = [...new Set(html.match(/\/pkg\/(?:split_|chunk_|__wasm_split)[A-Za-z0-9_.-]+\.(?:js|wasm)/g) ?? [])];
-  expect(parts.some((p) => p.includes('split___home_route_view')), parts.join(' ')).toBe(true);
-  expect(parts.some((p) => p.includes('split___run_route_view')), 'only the page\'s own view').toBe(false);
-  expect(parts.some((p) => p.startsWith('/pkg/__wasm_split.')), parts.join(' ')).toBe(true);
-  for (const file of parts) {
-    const answer = await request.get(file);
-    expect(answer.status(), file).toBe(200);
-    expect(answer.headers()['cache-control'], file).toBe('public, max-age=31536000, immutable');
+  // The lazily loaded parts (`--split`: each page's view, the chunks pages share) are named
+  // after their hashes too: the main script imports their loader, which names every part.
+  const script = await (await request.get(files.find((f) => f.endsWith('.js')) as string)).text();
+  const loader = script.match(/__wasm_split\.[A-Za-z0-9_-]+\.js/)?.[0];
+  expect(loader, 'the split loader').toBeTruthy();
+  const loaderAnswer = await request.get(`/pkg/${loader}`);
+  expect(loaderAnswer.headers()['cache-control'], loader).toBe('public, max-age=31536000, immutable');
+  const parts = [...new Set((await loaderAnswer.text()).match(/[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{22}\.wasm/g) ?? [])];
+  for (const view of ['home', 'pipeline', 'run', 'deployments', 'login', 'audit']) {
+    expect(parts.some((p) => p.startsWith(`split_${view}_view.`)), `${view} page's part`).toBe(true);
+  }
+  for (const part of parts) {
+    const answer = await request.get(`/pkg/${part}`);
+    expect(answer.status(), part).toBe(200);
+    expect(answer.headers()['cache-control'], part).toBe('public, max-age=31536000, immutable');
   }
   // Unhashed names are gone: a stale page cannot load a mismatched bundle by accident.
   expect((await request.get('/pkg/signalbox.wasm')).status()).toBe(404);

@@ -1,8 +1,8 @@
 //! The routes' split points: each page's code (and whatever only it uses) is cut out of the
-//! main wasm bundle by `cargo leptos build --split` into a file of its own, which the server
-//! preloads with the page that needs it and the router fetches before showing that page. The
-//! main bundle keeps only the shell (top bar, user menu, toasts), the router and what pages
-//! share, so a browser downloads and compiles only the code of the pages it opens.
+//! main wasm bundle by `cargo leptos build --split` into a part of its own, which the router
+//! fetches before showing that page. The main bundle keeps only the shell (top bar, user
+//! menu, toasts), the router and what pages share, so a browser downloads and compiles only
+//! the code of the pages it opens.
 
 use super::audit::AuditPage;
 use super::deployments::DeploymentsPage;
@@ -11,88 +11,143 @@ use super::login::LoginPage;
 use super::pipeline::PipelinePage;
 use super::run::RunPage;
 use leptos::prelude::*;
-use leptos_router::{lazy_route, LazyRoute};
+use leptos::wasm_split::{wasm_split, SplitLoaderError};
+use leptos_router::hooks::use_location;
+use leptos_router::location::Location;
+use leptos_router::LazyRoute;
+use std::future::Future;
 
-/// `/`: the pipelines and the run history.
-pub struct HomeRoute;
-
-#[lazy_route]
-impl LazyRoute for HomeRoute {
-    fn data() -> Self {
-        HomeRoute
-    }
-
-    fn view(_this: Self) -> AnyView {
-        view! { <HomePage/> }.into_any()
-    }
-}
-
-/// `/pipelines/:id`: a pipeline's graph and runs.
-pub struct PipelineRoute;
-
-#[lazy_route]
-impl LazyRoute for PipelineRoute {
-    fn data() -> Self {
-        PipelineRoute
-    }
-
-    fn view(_this: Self) -> AnyView {
-        view! { <PipelinePage/> }.into_any()
+/// Shows a page's view once its part of the bundle has loaded. A part that cannot be loaded
+/// (a newer build replaced this one's files since the tab opened them, or the network failed)
+/// would leave the tab dead: the page the router is going to is loaded afresh instead. (On the
+/// server the view is called directly and cannot fail.)
+#[cfg_attr(not(feature = "hydrate"), allow(unused_variables))]
+async fn or_reload(
+    view: impl Future<Output = Result<AnyView, SplitLoaderError>>,
+    going_to: Location,
+) -> AnyView {
+    match view.await {
+        Ok(view) => view,
+        Err(_) => {
+            #[cfg(feature = "hydrate")]
+            reload_at(&going_to);
+            ().into_any()
+        }
     }
 }
 
-/// `/deployments`: the deployments board.
-pub struct DeploymentsRoute;
-
-#[lazy_route]
-impl LazyRoute for DeploymentsRoute {
-    fn data() -> Self {
-        DeploymentsRoute
-    }
-
-    fn view(_this: Self) -> AnyView {
-        view! { <DeploymentsPage/> }.into_any()
-    }
+/// Loads `location` from the server.
+#[cfg(feature = "hydrate")]
+fn reload_at(location: &Location) {
+    let search = location.search.get_untracked();
+    let hash = location.hash.get_untracked();
+    let target = format!(
+        "{}{}{}{}{}",
+        location.pathname.get_untracked(),
+        if search.is_empty() { "" } else { "?" },
+        search,
+        if hash.is_empty() || hash.starts_with('#') {
+            ""
+        } else {
+            "#"
+        },
+        hash
+    );
+    reload_once(&target);
 }
 
-/// `/runs/:id`: a run's live graph, panel and timeline.
-pub struct RunRoute;
+/// Where this tab last loaded a page afresh, and when: the key it is kept under.
+#[cfg(feature = "hydrate")]
+const RELOADED_KEY: &str = "signalbox.reloaded";
 
-#[lazy_route]
-impl LazyRoute for RunRoute {
-    fn data() -> Self {
-        RunRoute
+/// Loads `target` from the server, unless this tab did so in the last minute already: a part
+/// that is missing even from a fresh page (the server's files are damaged) must not reload
+/// the page forever. The page then stays as the server rendered it, which works without its
+/// code.
+#[cfg(feature = "hydrate")]
+fn reload_once(target: &str) {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let storage = window.session_storage().ok().flatten();
+    let now = js_sys::Date::now();
+    let recent = storage
+        .as_ref()
+        .and_then(|s| s.get_item(RELOADED_KEY).ok().flatten())
+        .and_then(|last| {
+            let (at, path) = last.split_once(' ')?;
+            Some(path == target && now - at.parse::<f64>().ok()? < 60_000.0)
+        })
+        .unwrap_or(false);
+    if recent {
+        leptos::logging::error!("a part of the page's code is missing from the server: {target}");
+        return;
     }
-
-    fn view(_this: Self) -> AnyView {
-        view! { <RunPage/> }.into_any()
+    leptos::logging::warn!("a part of the page's code did not load: loading {target} afresh");
+    if let Some(storage) = storage {
+        let _ = storage.set_item(RELOADED_KEY, &format!("{now} {target}"));
     }
+    let _ = window.location().assign(target);
 }
 
-/// `/login`: signing in.
-pub struct LoginRoute;
+/// A route whose view is a split point: `$view` is the part's name in the split manifest, and
+/// `$preload` fetches it without showing it (the router preloads a page's part before it
+/// hydrates the page, so the view is ready when hydration reaches it).
+macro_rules! split_route {
+    ($(#[$doc:meta])* $route:ident, $view:ident, $preload:ident, $page:ident) => {
+        $(#[$doc])*
+        pub struct $route {
+            /// Where the router is going (read when the route matches).
+            going_to: Location,
+        }
 
-#[lazy_route]
-impl LazyRoute for LoginRoute {
-    fn data() -> Self {
-        LoginRoute
-    }
+        #[wasm_split($view, wasm_split_path = ::leptos::wasm_split, fallible, preload($preload))]
+        fn $view() -> Result<AnyView, SplitLoaderError> {
+            Ok(view! { <$page/> }.into_any())
+        }
 
-    fn view(_this: Self) -> AnyView {
-        view! { <LoginPage/> }.into_any()
-    }
+        impl LazyRoute for $route {
+            fn data() -> Self {
+                $route {
+                    going_to: use_location(),
+                }
+            }
+
+            async fn view(this: Self) -> AnyView {
+                or_reload($view(), this.going_to).await
+            }
+
+            async fn preload() {
+                // Split only in the browser. A part that fails to load fails the view as well,
+                // which then loads the page afresh.
+                #[cfg(target_arch = "wasm32")]
+                let _ = $preload().await;
+            }
+        }
+    };
 }
 
-/// `/audit`: the admin's audit log.
-pub struct AuditRoute;
-
-#[lazy_route]
-impl LazyRoute for AuditRoute {
-    fn data() -> Self {
-        AuditRoute
-    }
-
-    fn view(_this: Self) -> AnyView {
-        view! { <AuditPage/> }.into_any()
-    }
-}
+split_route!(
+    /// `/`: the pipelines and the run history.
+    HomeRoute, home_view, preload_home_view, HomePage
+);
+split_route!(
+    /// `/pipelines/:id`: a pipeline's graph and runs.
+    PipelineRoute, pipeline_view, preload_pipeline_view, PipelinePage
+);
+split_route!(
+    /// `/deployments`: the deployments board.
+    DeploymentsRoute, deployments_view, preload_deployments_view, DeploymentsPage
+);
+split_route!(
+    /// `/runs/:id`: a run's live graph, panel and timeline.
+    RunRoute, run_view, preload_run_view, RunPage
+);
+split_route!(
+    /// `/login`: signing in.
+    LoginRoute, login_view, preload_login_view, LoginPage
+);
+split_route!(
+    /// `/audit`: the admin's audit log.
+    AuditRoute, audit_view, preload_audit_view, AuditPage
+);
