@@ -6,6 +6,7 @@ use leptos::prelude::*;
 
 #[component]
 pub fn HomePage() -> impl IntoView {
+    super::split::prefetch_run_page();
     let pipelines = Resource::new(|| (), |_| list_pipelines());
     view! {
         <section class="home">

@@ -24,6 +24,7 @@ fn message(error: ServerFnError) -> String {
 
 #[component]
 pub fn PipelinePage() -> impl IntoView {
+    super::split::prefetch_run_page();
     let params = use_params_map();
     let query = use_query_map();
     let id = move || params.read().get("id").unwrap_or_default();

@@ -151,3 +151,16 @@ split_route!(
     /// `/audit`: the admin's audit log.
     AuditRoute, audit_view, preload_audit_view, AuditPage
 );
+
+/// Fetches the run page's part of the bundle in the background, from the pages that lead to
+/// runs (a pipeline's Start run, the runs table's rows), so that following such a link shows
+/// the run at once instead of first loading the run page's code.
+pub fn prefetch_run_page() {
+    #[cfg(target_arch = "wasm32")]
+    Effect::new(|_| {
+        leptos::task::spawn_local(async {
+            // A failure is retried, and handled, when the run page is opened.
+            let _ = preload_run_view().await;
+        });
+    });
+}
