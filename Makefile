@@ -60,7 +60,7 @@ E2E_TIMEOUT ?= 20m
 TIMEOUT := timeout --kill-after=30s $(if $(CI),,--foreground)
 
 .PHONY: help run test setup setup-run build build-release fmt-check clippy clippy-ssr \
-        clippy-hydrate unit wasm-size report-wasm-size e2e serve bench bench-browser bench-latency clean
+        clippy-hydrate unit wasm-size report-wasm-size e2e serve bench bench-browser bench-latency clean regzip
 
 help:
 	@sed -n '1,/^$$/p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
@@ -112,14 +112,20 @@ build-release:
 	@echo "== cargo leptos build --release"
 	@command -v wasm-opt >/dev/null || { echo "wasm-opt not on PATH: run .ci/setup" >&2; exit 1; }
 	LEPTOS_SITE_ROOT=target/site-release $(TIMEOUT) $(CARGO_TIMEOUT) cargo leptos build --release --split --precompress
-	@$(MAKE) --no-print-directory report-wasm-size
+	@$(MAKE) --no-print-directory regzip report-wasm-size
 
 # Builds only the release frontend (into target/site-release) and holds it to the budget.
 wasm-size:
 	@echo "== cargo leptos build --release --frontend-only (wasm size budget)"
 	@command -v wasm-opt >/dev/null || { echo "wasm-opt not on PATH: run .ci/setup" >&2; exit 1; }
 	LEPTOS_SITE_ROOT=target/site-release $(TIMEOUT) $(CARGO_TIMEOUT) cargo leptos build --release --split --frontend-only --precompress
+	@$(MAKE) --no-print-directory regzip
 	node .ci/wasm-size target/site-release/pkg $(WASM_GZIP_BUDGET) $(WASM_PAGE_GZIP_BUDGET)
+
+# cargo-leptos stores its gzip forms at a fast level (the main module: 332 KB, against 285 KB
+# at -9); clients without brotli get these, so they are written again at the best level.
+regzip:
+	@find target/site-release/pkg -type f ! -name '*.gz' ! -name '*.br' -exec gzip -9 -k -f {} +
 
 report-wasm-size:
 	@node .ci/wasm-size target/site-release/pkg
