@@ -70,13 +70,15 @@ fn reload_once(target: &str) {
         return;
     };
     let storage = window.session_storage().ok().flatten();
-    let now = js_sys::Date::now();
+    // Whole milliseconds: formatting or parsing a float would pull float code into the main
+    // module, which every page loads (16 KB gzipped).
+    let now = js_sys::Date::now() as u64;
     let recent = storage
         .as_ref()
         .and_then(|s| s.get_item(RELOADED_KEY).ok().flatten())
         .and_then(|last| {
             let (at, path) = last.split_once(' ')?;
-            Some(path == target && now - at.parse::<f64>().ok()? < 60_000.0)
+            Some(path == target && now.saturating_sub(at.parse::<u64>().ok()?) < 60_000)
         })
         .unwrap_or(false);
     if recent {
