@@ -44,8 +44,8 @@ FRAMES_ARGS ?=
 # which every page loads, may not exceed WASM_GZIP_BUDGET bytes gzipped, nor any page's first
 # visit (main module + that page's own parts) WASM_PAGE_GZIP_BUDGET: `make test` builds the
 # release frontend and fails above either, so the bundle cannot grow unnoticed.
-WASM_GZIP_BUDGET ?= 290000
-WASM_PAGE_GZIP_BUDGET ?= 775000
+WASM_GZIP_BUDGET ?= 276000
+WASM_PAGE_GZIP_BUDGET ?= 760000
 
 # Extra arguments for `playwright test`, e.g. E2E_ARGS="--project js -g marker".
 E2E_ARGS ?=

@@ -52,3 +52,25 @@ plain('a part missing even from a fresh page loads it afresh once, never in a lo
   // The page is still the server's, whole and readable.
   await expect(page.locator('svg.graph g.node').first()).toBeVisible();
 });
+
+test('a page names the parts it needs in its head, and each is fetched once, from the start', async ({ page, request }) => {
+  const html = await (await request.get('/deployments')).text();
+  const head = html.slice(0, html.indexOf('</head>'));
+  const preloaded = [...head.matchAll(/<link rel="preload" href="([^"]+\.wasm)" as="fetch" type="application\/wasm" crossorigin=""/g)].map((m) => m[1]);
+  expect(preloaded.some((href) => /\/pkg\/split_deployments_view\./.test(href)), "the page's own part").toBe(true);
+  expect(preloaded.some((href) => /\/pkg\/split_run_view\./.test(href)), "another page's part").toBe(false);
+  expect(head).toMatch(/<link rel="modulepreload" href="\/pkg\/__wasm_split\.[A-Za-z0-9_-]+\.js">/);
+
+  const fetched = new Map<string, number>();
+  page.on('request', (r) => {
+    const path = new URL(r.url()).pathname;
+    if (path.endsWith('.wasm')) fetched.set(path, (fetched.get(path) ?? 0) + 1);
+  });
+  await page.goto('/deployments');
+  await expect(page.locator('ol.board')).toHaveAttribute('data-live', 'true', { timeout: 15_000 });
+  const parts = [...fetched.keys()].filter((path) => !/\/pkg\/signalbox\./.test(path));
+  // The preloads are the very requests the loader makes (a mismatch would fetch twice).
+  expect(parts.length).toBeGreaterThan(0);
+  for (const part of parts) expect(preloaded, part).toContain(part);
+  for (const [path, times] of fetched) expect(times, path).toBe(1);
+});

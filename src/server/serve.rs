@@ -119,8 +119,10 @@ pub async fn build_state(
         );
     }
     let (shutdown, tracker) = (CancellationToken::new(), TaskTracker::new());
+    let leptos_options = site_options(addr)?;
     let state = AppState {
-        leptos_options: site_options(addr)?,
+        split_parts: super::site_files::SplitParts::of(&leptos_options),
+        leptos_options,
         tenants: Arc::new(tenants),
         live: Live {
             limits: Arc::new(config.live.clone()),

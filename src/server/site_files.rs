@@ -55,24 +55,38 @@ pub struct HashedFiles {
     prefix: Arc<str>,
 }
 
+/// The hash file cargo-leptos wrote beside the running binary (empty when hashing is off), and
+/// the split manifest it names, which lists the lazily loaded parts of the bundle by the split
+/// points that need them (also named after their hashes).
+fn read_listing(options: &LeptosOptions) -> (String, Option<String>) {
+    let text = options
+        .hash_files
+        .then(|| hash_file(options))
+        .flatten()
+        .and_then(|path| std::fs::read_to_string(path).ok())
+        .unwrap_or_default();
+    let manifest = hash_of(&text, "manifest").and_then(|hash| {
+        let name = format!("{SPLIT_MANIFEST}.{hash}.json");
+        let path = Path::new(&*options.site_root)
+            .join(&*options.site_pkg_dir)
+            .join(name);
+        std::fs::read_to_string(path).ok()
+    });
+    (text, manifest)
+}
+
+/// The split manifest: split point → the modules it loads.
+fn split_points(manifest: Option<&str>) -> HashMap<String, Vec<String>> {
+    manifest
+        .and_then(|json| serde_json::from_str(json).ok())
+        .unwrap_or_default()
+}
+
 impl HashedFiles {
-    /// Reads the hash file cargo-leptos wrote beside the running binary (none when hashing is
-    /// off: then every file is revalidated), and the split manifest it names, which lists the
-    /// lazily loaded parts of the bundle (also named after their hashes).
+    /// Every file named after its hash: the bundle's and its split parts'. When hashing is off,
+    /// every file is revalidated.
     pub fn of(options: &LeptosOptions) -> HashedFiles {
-        let text = options
-            .hash_files
-            .then(|| hash_file(options))
-            .flatten()
-            .and_then(|path| std::fs::read_to_string(path).ok())
-            .unwrap_or_default();
-        let manifest = hash_of(&text, "manifest").and_then(|hash| {
-            let name = format!("{SPLIT_MANIFEST}.{hash}.json");
-            let path = Path::new(&*options.site_root)
-                .join(&*options.site_pkg_dir)
-                .join(name);
-            std::fs::read_to_string(path).ok()
-        });
+        let (text, manifest) = read_listing(options);
         HashedFiles::parse(&text, manifest.as_deref(), options)
     }
 
@@ -95,10 +109,7 @@ impl HashedFiles {
                     _ => None,
                 }
             });
-        let modules: HashMap<String, Vec<String>> = manifest
-            .and_then(|json| serde_json::from_str(json).ok())
-            .unwrap_or_default();
-        let chunks = modules
+        let chunks = split_points(manifest)
             .into_values()
             .flatten()
             .map(|module| format!("{module}.wasm"));
@@ -116,6 +127,71 @@ impl HashedFiles {
         } else {
             None
         }
+    }
+}
+
+/// The split bundle's parts each page needs on its first visit, for its `<head>` to name: the
+/// browser then fetches them alongside the main module instead of after the main module has
+/// started and asked for them (a round trip or more later on a real network). Leptos 0.8.10
+/// means to do this, but its integration never finds the manifest.
+#[derive(Clone, Debug, Default)]
+pub struct SplitParts {
+    /// A route view's split point (`run_view`) → `/pkg/<module>.wasm` of its modules and of
+    /// the shell's (the tab's topic connection, which every page opens).
+    pages: Arc<HashMap<String, Vec<String>>>,
+    /// `/pkg/__wasm_split.<hash>.js`, the script that loads them.
+    loader: Option<Arc<str>>,
+}
+
+impl SplitParts {
+    /// Reads them from the hash file and the split manifest (none without either).
+    pub fn of(options: &LeptosOptions) -> SplitParts {
+        let (text, manifest) = read_listing(options);
+        SplitParts::parse(&text, manifest.as_deref(), options)
+    }
+
+    fn parse(text: &str, manifest: Option<&str>, options: &LeptosOptions) -> SplitParts {
+        let url = |name: String| format!("/{}/{name}", options.site_pkg_dir);
+        let points = split_points(manifest);
+        let (views, shell): (Vec<_>, Vec<_>) = (points.iter())
+            .map(|(key, modules)| (point_name(key), modules))
+            .partition(|(point, _)| point.ends_with(VIEW_SUFFIX));
+        let shell: Vec<&String> = shell.into_iter().flat_map(|(_, modules)| modules).collect();
+        let pages = views
+            .into_iter()
+            .map(|(view, modules)| {
+                let mut all: Vec<String> = (modules.iter().chain(shell.iter().copied()))
+                    .map(|module| url(format!("{module}.wasm")))
+                    .collect();
+                all.sort();
+                all.dedup();
+                (view.to_owned(), all)
+            })
+            .collect();
+        SplitParts {
+            pages: Arc::new(pages),
+            loader: hash_of(text, "split")
+                .filter(|_| manifest.is_some())
+                .map(|hash| url(format!("{SPLIT_LOADER}.{hash}.js")).into()),
+        }
+    }
+
+    /// The loader and the modules of the page whose view is the split point `view`.
+    pub fn of_page(&self, view: &str) -> Option<(&str, &[String])> {
+        Some((self.loader.as_deref()?, self.pages.get(view)?))
+    }
+}
+
+/// Split points of route views end so (`src/ui/pages/split.rs`); the others are the shell's.
+const VIEW_SUFFIX: &str = "_view";
+
+/// A split point's name as written in the code: manifests of some versions of the splitter
+/// key it as `__<name>_<n>`.
+fn point_name(key: &str) -> &str {
+    let key = key.strip_prefix("__").unwrap_or(key);
+    match key.rsplit_once('_') {
+        Some((name, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => key,
     }
 }
 
@@ -189,6 +265,42 @@ mod tests {
             HashedFiles::parse("", None, &options).cache_control("/pkg/signalbox.Cd34-y.wasm"),
             Some(REVALIDATE),
             "hashing off"
+        );
+    }
+
+    #[test]
+    fn each_page_preloads_its_view_and_the_shell_once() {
+        let options = LeptosOptions::builder()
+            .output_name("signalbox")
+            .site_pkg_dir("pkg")
+            .build();
+        let manifest = r#"{
+            "run_view": ["chunk_1.A", "split_run_view.R"],
+            "__home_view_3": ["chunk_1.A", "split_home_view.H"],
+            "open_10984972484296102187": ["chunk_1.A", "chunk_2.B"]
+        }"#;
+        let parts = SplitParts::parse("js: J\nsplit: Sp2\n", Some(manifest), &options);
+        let (loader, run) = parts.of_page("run_view").unwrap();
+        assert_eq!(loader, "/pkg/__wasm_split.Sp2.js");
+        assert_eq!(
+            run,
+            [
+                "/pkg/chunk_1.A.wasm",
+                "/pkg/chunk_2.B.wasm",
+                "/pkg/split_run_view.R.wasm"
+            ]
+        );
+        assert_eq!(parts.of_page("home_view").unwrap().1.len(), 3);
+        assert!(
+            parts.of_page("open_10984972484296102187").is_none(),
+            "not a page"
+        );
+        assert!(parts.of_page("audit_view").is_none());
+        assert!(
+            SplitParts::parse("js: J\n", None, &options)
+                .of_page("run_view")
+                .is_none(),
+            "no split bundle"
         );
     }
 

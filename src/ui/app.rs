@@ -2,6 +2,7 @@
 
 use super::pages::{
     AuditRoute, DeploymentsRoute, HomeRoute, LoginRoute, NotFound, PipelineRoute, RunRoute,
+    SplitPreloads,
 };
 use super::user_menu::UserMenu;
 use leptos::prelude::*;
@@ -26,6 +27,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <HashedStylesheet options=options.clone() id="leptos"/>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
+                <SplitPreloads/>
                 <MetaTags/>
             </head>
             <body>

@@ -10,4 +10,6 @@ mod run;
 mod split;
 
 pub use not_found::NotFound;
-pub use split::{AuditRoute, DeploymentsRoute, HomeRoute, LoginRoute, PipelineRoute, RunRoute};
+pub use split::{
+    AuditRoute, DeploymentsRoute, HomeRoute, LoginRoute, PipelineRoute, RunRoute, SplitPreloads,
+};

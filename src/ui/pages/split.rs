@@ -154,6 +154,55 @@ split_route!(
     AuditRoute, audit_view, preload_audit_view, AuditPage
 );
 
+/// The split point of the view the router shows at `path`, as the routes in `ui::app` match
+/// it.
+#[cfg(feature = "ssr")]
+fn view_at(path: &str) -> Option<&'static str> {
+    let page = |prefix: &str| {
+        path.strip_prefix(prefix)
+            .is_some_and(|rest| !rest.is_empty() && !rest.contains('/'))
+    };
+    match path {
+        "/" => Some("home_view"),
+        "/deployments" => Some("deployments_view"),
+        "/login" => Some("login_view"),
+        "/audit" => Some("audit_view"),
+        _ if page("/pipelines/") => Some("pipeline_view"),
+        _ if page("/runs/") => Some("run_view"),
+        _ => None,
+    }
+}
+
+/// In the page's `<head>`: the parts of the bundle the requested page needs, so the browser
+/// fetches them alongside the main module rather than once the main module has started and
+/// the router asks for them (`server::site_files::SplitParts`). Rendered on the server only.
+#[component]
+pub fn SplitPreloads() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    {
+        use crate::server::state::AppState;
+        let path = use_context::<http::request::Parts>().map(|parts| parts.uri.path().to_owned());
+        let parts = use_context::<AppState>().map(|state| state.split_parts);
+        let links = path.as_deref().and_then(view_at).and_then(|view| {
+            let (loader, modules) = parts.as_ref()?.of_page(view)?;
+            let modules = modules
+                .iter()
+                .map(|href| {
+                    // (Built by hand: `as` is a Rust keyword, which `view!` does not take.)
+                    leptos::html::link()
+                        .rel("preload")
+                        .href(href.clone())
+                        .r#as("fetch")
+                        .r#type("application/wasm")
+                        .crossorigin("")
+                })
+                .collect_view();
+            Some(view! { <link rel="modulepreload" href=loader.to_owned()/> {modules} })
+        });
+        links
+    }
+}
+
 /// Fetches the run page's part of the bundle in the background, from the pages that lead to
 /// runs (a pipeline's Start run, the runs table's rows), so that following such a link shows
 /// the run at once instead of first loading the run page's code.
@@ -165,4 +214,22 @@ pub fn prefetch_run_page() {
             let _ = preload_run_view().await;
         });
     });
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    use super::view_at;
+
+    #[test]
+    fn each_route_has_its_view() {
+        assert_eq!(view_at("/"), Some("home_view"));
+        assert_eq!(view_at("/pipelines/deploy-web"), Some("pipeline_view"));
+        assert_eq!(view_at("/runs/deploy-web-1a2b"), Some("run_view"));
+        assert_eq!(view_at("/deployments"), Some("deployments_view"));
+        assert_eq!(view_at("/login"), Some("login_view"));
+        assert_eq!(view_at("/audit"), Some("audit_view"));
+        assert_eq!(view_at("/runs/"), None);
+        assert_eq!(view_at("/runs/a/b"), None);
+        assert_eq!(view_at("/nope"), None);
+    }
 }
