@@ -18,11 +18,21 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 /** Where the js tests put full-page screenshots for humans to look at. */
-export const SCREENS_DIR = path.resolve(__dirname, '..', 'test-results', 'screens');
+/** Outside Playwright's output folder, which each run empties: the last run's pictures stay. */
+export const SCREENS_DIR = path.resolve(__dirname, '..', 'screens');
 
+/**
+ * A full-page screenshot for people to look at, in the light theme and again in the dark one
+ * (`<name>-dark.png`; the pages follow the system's setting). A name that already ends in
+ * `-dark` is a page of a dark context: taken once.
+ */
 export async function screenshot(page: Page, name: string): Promise<void> {
   fs.mkdirSync(SCREENS_DIR, { recursive: true });
   await page.screenshot({ path: path.join(SCREENS_DIR, `${name}.png`), fullPage: true });
+  if (name.endsWith('-dark')) return;
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.screenshot({ path: path.join(SCREENS_DIR, `${name}-dark.png`), fullPage: true });
+  await page.emulateMedia({ colorScheme: 'light' });
 }
 
 /** The demo pipelines shipped with the server. */
