@@ -15,7 +15,7 @@ async function finish(page: Page, id: string, status: string) {
   expect(answer.ok()).toBe(true);
 }
 
-test('runs that end announce themselves: watched ones, all, grouped when many', async ({ page }) => {
+test('runs that end announce themselves: watched ones, all, grouped when many', async ({ page, browser }) => {
   const stamp = Date.now();
   const watched = `watched-${stamp}`;
   const other = `other-${stamp}`;
@@ -35,6 +35,30 @@ test('runs that end announce themselves: watched ones, all, grouped when many', 
   await screenshot(page, 'toast');
   await toasts.first().locator('.toast-close').click();
   await expect(toasts).toHaveCount(0);
+
+  // A tab keeps watching the runs whose page it opened after it has gone elsewhere (a fresh
+  // page load): here two tabs, each of which opened the run's page, both announce its end.
+  const later = `later-${stamp}`;
+  await adhoc(page, later);
+  const second = await (await browser.newContext()).newPage();
+  for (const tab of [page, second]) {
+    await tab.goto(`/runs/${later}`);
+    await expect(tab.locator('.conn')).toHaveAttribute('data-state', 'live', { timeout: 30_000 });
+    await tab.goto('/');
+    await expect(tab.locator('.toast-choice select')).toHaveValue('watched');
+    // The tab's topic connection (runs table, system panel, toasts) is live.
+    await expect(tab.locator('[data-live="true"]').first()).toBeAttached({ timeout: 15_000 });
+  }
+  await page.waitForTimeout(500);
+  await finish(page, later, 'success');
+  for (const tab of [page, second]) {
+    const shown = tab.locator('.toasts .toast');
+    await expect(shown).toHaveCount(1);
+    await expect(shown.first().locator('a')).toHaveText(`${later} finished`);
+    await expect(shown.first()).toHaveAttribute('data-status', 'success');
+  }
+  await second.context().close();
+  await toasts.first().locator('.toast-close').click();
 
   // Every run, chosen in the corner (and kept for the next visit); five at once are one toast.
   await page.locator('.toast-choice select').selectOption('all');

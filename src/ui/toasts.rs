@@ -41,23 +41,61 @@ impl Notify {
     }
 }
 
-/// The runs whose page this tab opened: the run page adds its run.
+/// The runs whose page this tab opened (so also those it started): the run page adds its run.
+/// Kept for the tab's life in its session storage, so a reload or a visit elsewhere does not
+/// forget them.
 #[derive(Clone, Copy)]
 pub struct Watched(pub RwSignal<HashSet<String>>);
 
+/// The key the watched runs are kept under in the tab's session storage, one id a line, oldest
+/// first.
+#[cfg(feature = "hydrate")]
+const WATCHED_KEY: &str = "signalbox.watched";
+
+/// Runs a tab keeps watching at most (the oldest are let go).
+#[cfg(feature = "hydrate")]
+const WATCHED_MAX: usize = 200;
+
+#[cfg(feature = "hydrate")]
+fn session_storage() -> Option<web_sys::Storage> {
+    web_sys::window().and_then(|w| w.session_storage().ok().flatten())
+}
+
+/// The runs this tab watched before this page, oldest first.
+fn stored_watched() -> Vec<String> {
+    #[cfg(feature = "hydrate")]
+    if let Some(text) = session_storage().and_then(|s| s.get_item(WATCHED_KEY).ok().flatten()) {
+        return text.lines().map(str::to_owned).collect();
+    }
+    Vec::new()
+}
+
 /// Gives the app the set of watched runs (above the pages that add to it and the toasts that
-/// read it).
+/// read it). Nothing renders it, so the browser may fill it before hydration.
 pub fn provide_watched() {
-    provide_context(Watched(RwSignal::new(HashSet::new())));
+    let runs = stored_watched().into_iter().collect();
+    provide_context(Watched(RwSignal::new(runs)));
 }
 
 /// Marks a run as watched (its page is open).
 pub fn watch(run: &str) {
-    if let Some(Watched(set)) = use_context::<Watched>() {
-        set.update(|s| {
-            s.insert(run.to_owned());
-        });
+    let Some(Watched(set)) = use_context::<Watched>() else {
+        return;
+    };
+    let added = set
+        .try_update(|s| s.insert(run.to_owned()))
+        .unwrap_or(false);
+    #[cfg(feature = "hydrate")]
+    if added {
+        if let Some(storage) = session_storage() {
+            let mut runs = stored_watched();
+            runs.push(run.to_owned());
+            let keep = runs.len().saturating_sub(WATCHED_MAX);
+            let _ = storage.set_item(WATCHED_KEY, &runs[keep..].join("\n"));
+        }
     }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = added;
 }
 
 #[derive(Clone, Debug, PartialEq)]
