@@ -120,4 +120,15 @@ test('the deployments board follows a dozen deployments live in two tabs', async
     await expect(row.locator('.board-time')).toHaveText(/^Succeeded in /);
   }
   await other.context().close();
+
+  // With successful deployments behind it, a new one says how long it has left: in its header
+  // (a live estimate, which moves as the run goes) and, in a step's panel, how long the step
+  // usually takes.
+  const next = await deploy(page, 'staging');
+  await page.goto(`/runs/${next}?step=cloning-repo`);
+  const left = page.locator('.run-header .run-left');
+  await expect(left).toHaveText(/^about .+ left$/, { timeout: 15_000 });
+  const estimate = await left.textContent();
+  await expect(left).not.toHaveText(estimate ?? '', { timeout: 10_000 });
+  await expect(page.locator('aside.node-panel[data-step="cloning-repo"]')).toContainText('Usually');
 });
