@@ -157,3 +157,40 @@ async fn site_files_compressed_at_build_time_are_sent_as_stored() {
     assert_eq!(compressed.headers()["content-encoding"], "gzip");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_answer_carries_a_request_id_and_echoes_the_callers() {
+    let data = tempfile::tempdir().unwrap();
+    let server = TestServer::start(data.path(), None).await;
+    let id_of = |response: &reqwest::Response| {
+        response
+            .headers()
+            .get("x-request-id")
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    // Refused answers too: they are traced under their id like the others.
+    let mut ids = Vec::new();
+    for path in [
+        "/",
+        "/api/v1/pipelines",
+        "/api/v1/runs/no-such-run",
+        "/pkg/no-such-file",
+    ] {
+        let response = server.http.get(server.url(path)).send().await.unwrap();
+        let id = id_of(&response).unwrap_or_else(|| panic!("{path} has no x-request-id"));
+        assert_eq!(id.len(), 36, "{path}: a UUID, got {id}");
+        ids.push(id);
+    }
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 4, "each request its own id");
+    let echoed = server
+        .http
+        .get(server.url("/api/v1/pipelines"))
+        .header("x-request-id", "caller-chosen-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(id_of(&echoed).as_deref(), Some("caller-chosen-42"));
+    server.stop().await;
+}
