@@ -120,8 +120,10 @@ pub async fn build_state(
     }
     let (shutdown, tracker) = (CancellationToken::new(), TaskTracker::new());
     let leptos_options = site_options(addr)?;
+    let (hashed_files, split_parts) = super::site_files::read(&leptos_options);
     let state = AppState {
-        split_parts: super::site_files::SplitParts::of(&leptos_options),
+        hashed_files,
+        split_parts,
         leptos_options,
         tenants: Arc::new(tenants),
         live: Live {
@@ -159,7 +161,7 @@ pub fn router(state: AppState) -> Router {
     // The bundle is served here rather than by Leptos's file handler, which drops the
     // request's conditional headers (so it never answered 304).
     let pkg = Path::new(&*options.site_root).join(&*options.site_pkg_dir);
-    let hashed = super::site_files::HashedFiles::of(&options);
+    let hashed = state.hashed_files.clone();
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))

@@ -75,24 +75,30 @@ fn read_listing(options: &LeptosOptions) -> (String, Option<String>) {
     (text, manifest)
 }
 
-/// The split manifest: split point → the modules it loads.
-fn split_points(manifest: Option<&str>) -> HashMap<String, Vec<String>> {
+/// The split manifest: split point → the modules it loads (none without a split bundle).
+type SplitPoints = HashMap<String, Vec<String>>;
+
+fn split_points(manifest: Option<&str>) -> SplitPoints {
     manifest
         .and_then(|json| serde_json::from_str(json).ok())
         .unwrap_or_default()
 }
 
-impl HashedFiles {
-    /// Every file named after its hash: the bundle's and its split parts'. When hashing is off,
-    /// every file is revalidated.
-    pub fn of(options: &LeptosOptions) -> HashedFiles {
-        let (text, manifest) = read_listing(options);
-        HashedFiles::parse(&text, manifest.as_deref(), options)
-    }
+/// Reads the listing once at start: every file named after its hash (the bundle's and its
+/// split parts'; when hashing is off, every file is revalidated), and the parts each page needs.
+pub fn read(options: &LeptosOptions) -> (HashedFiles, SplitParts) {
+    let (text, manifest) = read_listing(options);
+    let points = split_points(manifest.as_deref());
+    (
+        HashedFiles::parse(&text, &points, options),
+        SplitParts::parse(&text, &points, options),
+    )
+}
 
+impl HashedFiles {
     /// `js: <hash>` lines → `/pkg/<output-name>.<hash>.js`; `split` and `manifest` lines → the
     /// split loader and its manifest; every module the manifest lists → `/pkg/<module>.wasm`.
-    fn parse(text: &str, manifest: Option<&str>, options: &LeptosOptions) -> HashedFiles {
+    fn parse(text: &str, points: &SplitPoints, options: &LeptosOptions) -> HashedFiles {
         let pkg = Path::new("/").join(&*options.site_pkg_dir);
         let in_pkg = |name: String| pkg.join(name).to_string_lossy().into_owned();
         let bundle = text
@@ -109,8 +115,8 @@ impl HashedFiles {
                     _ => None,
                 }
             });
-        let chunks = split_points(manifest)
-            .into_values()
+        let chunks = points
+            .values()
             .flatten()
             .map(|module| format!("{module}.wasm"));
         HashedFiles {
@@ -144,15 +150,9 @@ pub struct SplitParts {
 }
 
 impl SplitParts {
-    /// Reads them from the hash file and the split manifest (none without either).
-    pub fn of(options: &LeptosOptions) -> SplitParts {
-        let (text, manifest) = read_listing(options);
-        SplitParts::parse(&text, manifest.as_deref(), options)
-    }
-
-    fn parse(text: &str, manifest: Option<&str>, options: &LeptosOptions) -> SplitParts {
+    /// From the hash file and the split manifest (none without either).
+    fn parse(text: &str, points: &SplitPoints, options: &LeptosOptions) -> SplitParts {
         let url = |name: String| format!("/{}/{name}", options.site_pkg_dir);
-        let points = split_points(manifest);
         let (views, shell): (Vec<_>, Vec<_>) = (points.iter())
             .map(|(key, modules)| (point_name(key), modules))
             .partition(|(point, _)| point.ends_with(VIEW_SUFFIX));
@@ -171,7 +171,7 @@ impl SplitParts {
         SplitParts {
             pages: Arc::new(pages),
             loader: hash_of(text, "split")
-                .filter(|_| manifest.is_some())
+                .filter(|_| !points.is_empty())
                 .map(|hash| url(format!("{SPLIT_LOADER}.{hash}.js")).into()),
         }
     }
@@ -224,7 +224,9 @@ mod tests {
             .build();
         let hashed = HashedFiles::parse(
             "js: Ab12_x\nwasm: Cd34-y\ncss: Ef56\nmanifest: Mn1\nsplit: Sp2\n",
-            Some(r#"{"__run_view_1": ["chunk_7.Ch7", "split___run_view_1.Rv1"]}"#),
+            &split_points(Some(
+                r#"{"__run_view_1": ["chunk_7.Ch7", "split___run_view_1.Rv1"]}"#,
+            )),
             &options,
         );
         assert_eq!(
@@ -262,7 +264,8 @@ mod tests {
         );
         assert_eq!(hashed.cache_control("/runs/x"), None);
         assert_eq!(
-            HashedFiles::parse("", None, &options).cache_control("/pkg/signalbox.Cd34-y.wasm"),
+            HashedFiles::parse("", &SplitPoints::new(), &options)
+                .cache_control("/pkg/signalbox.Cd34-y.wasm"),
             Some(REVALIDATE),
             "hashing off"
         );
@@ -279,7 +282,11 @@ mod tests {
             "__home_view_3": ["chunk_1.A", "split_home_view.H"],
             "open_10984972484296102187": ["chunk_1.A", "chunk_2.B"]
         }"#;
-        let parts = SplitParts::parse("js: J\nsplit: Sp2\n", Some(manifest), &options);
+        let parts = SplitParts::parse(
+            "js: J\nsplit: Sp2\n",
+            &split_points(Some(manifest)),
+            &options,
+        );
         let (loader, run) = parts.of_page("run_view").unwrap();
         assert_eq!(loader, "/pkg/__wasm_split.Sp2.js");
         assert_eq!(
@@ -297,7 +304,7 @@ mod tests {
         );
         assert!(parts.of_page("audit_view").is_none());
         assert!(
-            SplitParts::parse("js: J\n", None, &options)
+            SplitParts::parse("js: J\n", &SplitPoints::new(), &options)
                 .of_page("run_view")
                 .is_none(),
             "no split bundle"

@@ -17,7 +17,9 @@ pub struct AppState {
     pub live: Live,
     pub origins: Arc<OriginPolicy>,
     pub auth: Arc<Auth>,
-    /// The bundle's parts each page loads, named in its `<head>` (`server::site_files`).
+    /// The site's files named after their hash (cached for good), and the bundle's parts each
+    /// page loads, named in its `<head>` (`server::site_files`).
+    pub hashed_files: super::site_files::HashedFiles,
     pub split_parts: super::site_files::SplitParts,
     /// An ad-hoc run with no event for this long ends as failed (`server::silence`).
     pub adhoc_idle_timeout: std::time::Duration,

@@ -61,16 +61,16 @@ fn leptos_toml_agrees_with_cargo_toml_on_shared_site_options() {
     );
 }
 
+/// A response header's value, if it has one.
+fn header(response: &reqwest::Response, name: &str) -> Option<String> {
+    (response.headers().get(name)).map(|v| v.to_str().unwrap().to_owned())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_and_answers_are_compressed_but_event_streams_are_not() {
     let data = tempfile::tempdir().unwrap();
     let server = TestServer::start(data.path(), None).await;
-    let encoding = |response: &reqwest::Response| {
-        response
-            .headers()
-            .get("content-encoding")
-            .map(|v| v.to_str().unwrap().to_owned())
-    };
+    let encoding = |response: &reqwest::Response| header(response, "content-encoding");
     let page = server
         .http
         .get(server.url("/pipelines/build-matrix"))
@@ -162,12 +162,7 @@ async fn site_files_compressed_at_build_time_are_sent_as_stored() {
 async fn every_answer_carries_a_request_id_and_echoes_the_callers() {
     let data = tempfile::tempdir().unwrap();
     let server = TestServer::start(data.path(), None).await;
-    let id_of = |response: &reqwest::Response| {
-        response
-            .headers()
-            .get("x-request-id")
-            .map(|v| v.to_str().unwrap().to_owned())
-    };
+    let id_of = |response: &reqwest::Response| header(response, "x-request-id");
     // Refused answers too: they are traced under their id like the others.
     let mut ids = Vec::new();
     for path in [
