@@ -23,6 +23,7 @@ pub mod openapi;
 pub mod origin;
 pub mod outbox;
 pub mod request_log;
+pub mod resilience;
 pub mod runs;
 pub mod serve;
 pub mod silence;

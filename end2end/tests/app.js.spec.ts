@@ -19,6 +19,8 @@ import {
 
 const WIDE = { width: 1600, height: 900 };
 const NARROW = { width: 420, height: 900 };
+/** A wall screen in an operations room. */
+const WALL = { width: 2560, height: 1440 };
 
 /**
  * Poll the run page every ~150 ms until the run reaches a terminal status
@@ -174,11 +176,20 @@ test.describe('live runs', () => {
       if (shot || done < 2 || !Object.values(s.steps).includes('running')) return;
       shot = true;
       await screenshot(page, 'run-wide');
+      const graphWidth = async () => (await page.locator('svg.graph').boundingBox())?.width ?? 0;
+      const onLaptop = await graphWidth();
       await page.setViewportSize(NARROW);
       await expect(page.locator('.run-header .run-status')).toBeInViewport();
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       expect(overflow, 'no horizontal page scroll at 420 px (let the graph scroll in its own box)').toBeLessThanOrEqual(1);
       await screenshot(page, 'run-narrow');
+      // On a wall screen the page grows with it, the graph drawn larger to be read from across
+      // the room, and nothing scrolls sideways.
+      await page.setViewportSize(WALL);
+      expect(await graphWidth(), 'the graph grows on a wall screen').toBeGreaterThan(onLaptop * 1.4);
+      const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      expect(wide).toBeLessThanOrEqual(1);
+      await screenshot(page, 'run-wall');
       await page.setViewportSize(WIDE);
     });
 

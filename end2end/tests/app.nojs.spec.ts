@@ -122,6 +122,30 @@ test('deploy-web: start without JS, follow the run by reloading, open a step pan
   await page.goto(`${runUrl}?step=stopped`);
   await expect(page.locator('aside.node-panel[data-step="stopped"] .panel-status')).toHaveText(/success/i);
   expect(await page.locator('aside.node-panel[data-step="stopped"] .log-line').count()).toBeGreaterThan(0);
+
+  // The timeline comes with the page: one bar per step, in order, each marked by its status
+  // and its icon, with its duration.
+  const rows = page.locator('section.gantt li.gantt-row');
+  await expect(rows).toHaveCount(DEPLOY_WEB_CHAIN.length);
+  expect(await rows.evaluateAll((lis) => lis.map((li) => li.getAttribute('data-step')))).toEqual(DEPLOY_WEB_CHAIN);
+  for (const row of await rows.all()) {
+    await expect(row).toHaveAttribute('data-status', 'success');
+    await expect(row).toHaveAttribute('aria-label', /: success$/);
+    await expect(row.locator('.gantt-icon path')).toHaveAttribute('d', /\S/);
+    await expect(row.locator('.gantt-bar')).toHaveCount(1);
+    await expect(row.locator('.gantt-label')).toHaveText(/\d/);
+  }
+
+  // The deployments board lists the run with its parameters and every stage done.
+  const id = runUrl.match(RUN_URL)![1];
+  await page.goto('/deployments');
+  const row = page.locator(`li.board-row[data-run="${id}"]`);
+  await expect(row).toHaveAttribute('data-status', 'success');
+  await expect(row.locator('.board-param')).toHaveText('environment: production');
+  await expect(row.locator('.board-time')).toHaveText(/^Succeeded in /);
+  const stages = await row.locator('li.stage').evaluateAll((lis) => lis.map((li) => li.getAttribute('data-status')));
+  expect(stages.length).toBeGreaterThan(0);
+  expect(new Set(stages)).toEqual(new Set(['success']));
 });
 
 test('without JavaScript a running run says it is a static view and refreshes itself', async ({ page }) => {

@@ -47,6 +47,12 @@ test('an external producer\'s ad-hoc run is followed live, retries and all', asy
   const download = panel.locator('a[download]');
   const file = await page.request.get((await download.getAttribute('href')) ?? '');
   expect(await file.text()).toBe('mirror a ok\nmirror b ok\n');
+  // Warnings line up in the open panel as they arrive.
+  await expect(panel.locator('.panel-warnings')).toHaveCount(0);
+  await post({ type: 'step.warning', step: 'fetch', message: 'mirror c slow' });
+  await expect(panel.locator('.panel-warnings li')).toHaveText(['mirror c slow']);
+  await post({ type: 'step.warning', step: 'fetch', message: 'mirror d <skipped>' });
+  await expect(panel.locator('.panel-warnings li')).toHaveText(['mirror c slow', 'mirror d <skipped>']);
   await post({ type: 'step.progress', step: 'fetch', progress: 75, rows: 1200 });
   await expect(node('fetch').locator('.node-percent')).toHaveText('75%');
   await expect(page.locator('svg.graph g.marker[data-from="fetch"][data-to="import"]')).toHaveCount(1);
@@ -56,7 +62,8 @@ test('an external producer\'s ad-hoc run is followed live, retries and all', asy
     { type: 'step.finished', step: 'fetch', status: 'done' },
     { type: 'step.progress', step: 'import', progress: 50, rows: 5000 },
   ]);
-  await expect(node('fetch')).toHaveAttribute('data-status', 'success');
+  // Done after warnings is a warning (PROTOCOL.md).
+  await expect(node('fetch')).toHaveAttribute('data-status', 'warning');
   await expect(node('fetch').locator('.node-attempt')).toHaveText('↻ 2/3');
   await expect(node('import')).toHaveAttribute('data-status', 'running');
   // The producer discovers a step it had not declared: the graph grows on the open page.

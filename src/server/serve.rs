@@ -13,6 +13,7 @@ use super::data_dir::{DataDir, DataDirError};
 use super::executor::kill_leftovers;
 use super::origin::{guard, BadOrigin, OriginPolicy};
 use super::request_log::request_span;
+use super::resilience::{resilient, REQUEST_TIMEOUT};
 use super::state::{AppState, Live};
 use super::store::{Store, StoreError};
 use super::tenants::{TenantError, Tenants, TenantsConfig};
@@ -31,11 +32,9 @@ use thiserror::Error;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::services::ServeDir;
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 #[derive(Debug, Error)]
@@ -146,15 +145,13 @@ pub async fn build_state(
     Ok(state)
 }
 
-/// Longest a request may take to be answered (a cancel waits up to 10 s for the executor).
-const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
-
 /// The router: health endpoints, the HTTP API, the pages and server functions, static files,
-/// all traced with a request id and behind the cross-site and authentication guards;
+/// all traced with a request id and behind the cross-site and authentication guards, bounded in
+/// time and answering a panic with a 500;
 /// responses compressed (brotli or gzip, as the client accepts; never event streams; site files
 /// compressed at build time when the build stored them so) and site files cached for a year when their names carry their hash, else revalidated on every use.
 pub fn router(state: AppState) -> Router {
-    let routes = generate_route_list(App);
+    let pages = generate_route_list(App);
     let options = state.leptos_options.clone();
     let origins = Arc::clone(&state.origins);
     let auth = Arc::clone(&state.auth);
@@ -162,7 +159,7 @@ pub fn router(state: AppState) -> Router {
     // request's conditional headers (so it never answered 304).
     let pkg = Path::new(&*options.site_root).join(&*options.site_pkg_dir);
     let hashed = state.hashed_files.clone();
-    Router::new()
+    let routes = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(super::metrics::render))
@@ -175,21 +172,15 @@ pub fn router(state: AppState) -> Router {
             // as it is, it costs no CPU per request. Others are compressed by the layer below.
             ServeDir::new(pkg).precompressed_br().precompressed_gzip(),
         )
-        .leptos_routes(&state, routes, move || shell(options.clone()))
+        .leptos_routes(&state, pages, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .with_state(state)
         .layer(axum::middleware::from_fn_with_state(
             hashed,
             super::site_files::cache_headers,
         ))
-        .layer(CompressionLayer::new())
-        // A request still unanswered after REQUEST_TIMEOUT gets a 503 (live streams answer at
-        // once and are not bounded by it); a panicking handler a 500, the server lives on.
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            REQUEST_TIMEOUT,
-        ))
-        .layer(CatchPanicLayer::new())
+        .layer(CompressionLayer::new());
+    resilient(routes, REQUEST_TIMEOUT)
         .layer(axum::middleware::from_fn_with_state(auth, authenticate))
         .layer(axum::middleware::from_fn_with_state(origins, guard))
         // Outermost: every request, refused ones too, is traced under its id.

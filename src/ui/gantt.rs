@@ -1,10 +1,12 @@
 //! A run's Gantt timeline: one bar per step on a time axis from the run's start, open-ended
-//! and growing while a step runs, coloured by status; a step's earlier (failed) attempts and
+//! and growing while a step runs, coloured by status (and marked by its icon, so colour is never
+//! the only sign); a step's earlier (failed) attempts and
 //! the time it waited after its dependencies had finished are drawn before its bar. It reads
 //! the same per-step signals as the graph, so it works live and after the run alike.
 
 use crate::domain::{Graph, RunState, Status, StepState};
 use crate::ui::format;
+use crate::ui::graph::icons::status_icon;
 use crate::ui::graph::StepSignals;
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
@@ -119,9 +121,29 @@ fn frame(run: &RunState, now: DateTime<Utc>) -> (DateTime<Utc>, i64) {
     (start, (end - start).num_milliseconds().max(0))
 }
 
-/// The axis is at least a second long, so a run that just began is not drawn huge.
-fn axis_ms(elapsed_ms: i64) -> i64 {
-    elapsed_ms.max(1_000)
+/// Round lengths (ms) a running run's axis steps through, a day at most; then whole days.
+const LENGTHS: [i64; 27] = [
+    1_000, 2_000, 5_000, 10_000, 15_000, 20_000, 30_000, 45_000, 60_000, 90_000, 120_000, 180_000,
+    300_000, 600_000, 900_000, 1_200_000, 1_800_000, 2_700_000, 3_600_000, 5_400_000, 7_200_000,
+    10_800_000, 14_400_000, 21_600_000, 28_800_000, 43_200_000, 86_400_000,
+];
+
+/// The axis's length. A running run's is the next round length with room to spare above its
+/// elapsed time: it changes now and then, not every second, so while the bars grow into it
+/// nothing else on the chart moves. An ended run's is its own length (at least a second, so
+/// a run that took no time is not drawn huge).
+fn axis_ms(elapsed_ms: i64, ended: bool) -> i64 {
+    if ended {
+        return elapsed_ms.max(1_000);
+    }
+    let wanted = elapsed_ms + elapsed_ms / 8;
+    LENGTHS
+        .into_iter()
+        .find(|&l| l >= wanted)
+        .unwrap_or_else(|| {
+            let day = LENGTHS[LENGTHS.len() - 1];
+            day * (wanted / day + 1)
+        })
 }
 
 #[component]
@@ -150,7 +172,10 @@ pub fn Gantt(
         })
     });
     let start = Memo::new(move |_| frame.get().0);
-    let span = Memo::new(move |_| axis_ms(frame.get().1));
+    let span = Memo::new(move |_| {
+        let ended = state.with(|run| run.finished_at.is_some());
+        axis_ms(frame.get().1, ended)
+    });
     let order = graph
         .topo_order()
         .unwrap_or_else(|_| (0..graph.steps.len()).collect());
@@ -216,7 +241,8 @@ pub fn Gantt(
             view! {
                 <li class="gantt-row" data-step=step.id.clone() data-status=move || status.get().as_str() aria-label=aria>
                     <A href=format!("?step={}", step.id) scroll=false attr:class="gantt-name" attr:title=step.name.clone()>
-                        {short}
+                        <svg class="gantt-icon" viewBox="0 0 24 24" aria-hidden="true"><path d=move || status_icon(status.get())/></svg>
+                        <span>{short}</span>
                     </A>
                     <div class="gantt-track">{pieces}</div>
                 </li>
@@ -313,6 +339,18 @@ mod tests {
             (at(1), 8_000),
             "a finished run's frame stays"
         );
+    }
+
+    #[test]
+    fn a_running_axis_keeps_its_length_for_a_while_and_an_ended_one_fits() {
+        assert_eq!(axis_ms(0, false), 1_000);
+        assert_eq!(axis_ms(3_100, false), 5_000);
+        assert_eq!(axis_ms(4_400, false), 5_000);
+        assert_eq!(axis_ms(4_500, false), 10_000, "room to spare");
+        assert_eq!(axis_ms(50 * 60_000, false), 3_600_000);
+        assert_eq!(axis_ms(30 * 3_600_000, false), 2 * 86_400_000);
+        assert_eq!(axis_ms(4_400, true), 4_400);
+        assert_eq!(axis_ms(20, true), 1_000);
     }
 
     #[test]

@@ -63,7 +63,7 @@ pub fn RunsTable(
                         {STATUSES.map(|s| view! { <option value=s.as_str()>{s.as_str()}</option> }).collect_view()}
                     </select>
                 </label>
-                <label>"Day"<input type="date" name="day" prop:value=chosen("day")/></label>
+                <label>"Day (UTC)"<input type="date" name="day" prop:value=chosen("day")/></label>
                 <button type="submit" class="button">"Filter"</button>
             </form>
             <Transition fallback=|| view! { <p class="muted">"Loading runs…"</p> }>
@@ -136,7 +136,7 @@ fn RunRow(run: RunSummary, clock: Signal<DateTime<Utc>>) -> impl IntoView {
         _ => "—".to_owned(),
     };
     view! {
-        <tr data-run=run.id.clone() data-status=status.as_str()>
+        <tr data-run=run.id.clone() data-pipeline=run.pipeline.clone() data-status=status.as_str()>
             <td><a href=format!("/runs/{}", run.id)>{run.id.clone()}</a></td>
             <td>{run.name.clone()}</td>
             <td><span class="badge" data-status=status.as_str()>{status.as_str()}</span></td>
@@ -146,9 +146,19 @@ fn RunRow(run: RunSummary, clock: Signal<DateTime<Utc>>) -> impl IntoView {
                 </span>
                 {format::percent(percent)}
             </td>
-            <td>{run.started_at.map(format::clock).unwrap_or_default()}</td>
+            <td>{run.started_at.map(|at| started(at, clock.get_untracked())).unwrap_or_default()}</td>
             <td class="run-duration">{duration}</td>
         </tr>
+    }
+}
+
+/// When a run started: the time of day for today's runs, the date too for older ones (older
+/// pages of the history span days).
+fn started(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    if at.date_naive() == now.date_naive() {
+        format::clock(at)
+    } else {
+        format::date_time(at)
     }
 }
 
@@ -243,6 +253,15 @@ mod tests {
             ..RunsQuery::default()
         };
         assert!(!matches(&run("e", "etl", Status::Running, 0), &deploys));
+    }
+
+    #[test]
+    fn older_runs_show_the_day_they_started() {
+        let now = Utc.with_ymd_and_hms(2026, 12, 2, 10, 0, 0).unwrap();
+        let morning = Utc.with_ymd_and_hms(2026, 12, 2, 0, 5, 0).unwrap();
+        let yesterday = Utc.with_ymd_and_hms(2026, 12, 1, 23, 55, 0).unwrap();
+        assert_eq!(started(morning, now), "00:05:00 UTC");
+        assert_eq!(started(yesterday, now), "2026-12-01 23:55:00 UTC");
     }
 
     #[test]
