@@ -90,3 +90,32 @@ test('buttons, keys, Ctrl + wheel and dragging zoom and pan the graph', async ({
   await expect(page.locator('svg.graph .node-card').first()).toBeVisible();
   await screenshot(page, 'zoom-far');
 });
+
+test('far out, markers keep a readable size while the graph shrinks', async ({ page }) => {
+  await page.setViewportSize({ width: 1400, height: 900 });
+  const run = `zoom-${Date.now()}`;
+  const created = await page.request.post('/api/v1/runs', {
+    data: { id: run, name: 'Zoomed', steps: [{ id: 'a' }, { id: 'b', needs: ['a'] }, { id: 'c', needs: ['b'] }] },
+  });
+  expect(created.status()).toBe(201);
+  const progress = await page.request.post(`/api/v1/runs/${run}/events`, {
+    data: { type: 'step.progress', step: 'a', progress: 40 },
+  });
+  expect(progress.ok()).toBe(true);
+  await page.goto(`/runs/${run}`);
+  await expect(page.locator('.conn')).toHaveAttribute('data-state', 'live', { timeout: 30_000 });
+  const marker = page.locator('svg.graph g.marker[data-from="a"][data-to="b"]');
+  const card = page.locator('svg.graph g.node[data-step="a"] .node-card');
+  await expect(marker).toHaveCount(1);
+  const near = { marker: (await box(marker)).width, card: (await box(card)).width };
+
+  await page.locator('.graph-tools .zoom-actual').click();
+  for (let i = 0; i < 6; i++) await page.locator('.graph-tools .zoom-out').click();
+  await expect(page.locator('.graph-wrap')).toHaveClass(/graph-far/);
+  const far = { marker: (await box(marker)).width, card: (await box(card)).width };
+  expect(far.card, 'the graph is drawn at under half its size').toBeLessThan(near.card * 0.5);
+  // The halo (20 units across) is drawn at least 15 px wide: 0.8 of its size at any zoom.
+  expect(far.marker).toBeGreaterThanOrEqual(15);
+  expect(far.marker / far.card, 'the marker is bigger next to the cards than up close').toBeGreaterThan(near.marker / near.card);
+  await expect(marker).toHaveAttribute('aria-valuenow', '40');
+});
