@@ -190,3 +190,13 @@ test('etl-orders: a warning in one step ends the run as warning, downstream stil
     expect(TERMINAL.has(st)).toBe(true);
   }
 });
+
+test("the runs filters show the URL's choices without JavaScript", async ({ page }) => {
+  await page.goto('/?pipeline=etl-orders&status=failed&day=2026-12-01');
+  const form = page.locator('form.run-filters');
+  await expect(form.locator('select[name="pipeline"]')).toHaveValue('etl-orders');
+  await expect(form.locator('select[name="status"]')).toHaveValue('failed');
+  await expect(form.locator('input[name="day"]')).toHaveValue('2026-12-01');
+  await page.goto('/');
+  await expect(form.locator('select[name="status"]')).toHaveValue('');
+});

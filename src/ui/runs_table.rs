@@ -45,25 +45,34 @@ pub fn RunsTable(
         move || query.get(),
         |q| load_runs(q.pipeline, q.status, q.day, q.before),
     );
+    // The fields show the URL's filters as attributes (`selected`, `value`), which the server
+    // writes too: right without JavaScript, and hydration leaves a choice made before it alone.
     let chosen = move |key: &'static str| move || url.with(|q| q.get(key).unwrap_or_default());
+    let option = move |key: &'static str, value: String, label: String| {
+        let selected = {
+            let value = value.clone();
+            move || chosen(key)() == value
+        };
+        view! { <option value=value selected=selected>{label}</option> }
+    };
     view! {
         <section class="runs" aria-label="Runs">
             <form method="get" class="run-filters">
                 {(pipeline.is_none() && !pipelines.is_empty()).then(|| view! {
                     <label>"Pipeline"
-                        <select name="pipeline" prop:value=chosen("pipeline")>
-                            <option value="">"All"</option>
-                            {pipelines.into_iter().map(|(id, name)| view! { <option value=id>{name}</option> }).collect_view()}
+                        <select name="pipeline">
+                            {option("pipeline", String::new(), "All".into())}
+                            {pipelines.into_iter().map(|(id, name)| option("pipeline", id, name)).collect_view()}
                         </select>
                     </label>
                 })}
                 <label>"Status"
-                    <select name="status" prop:value=chosen("status")>
-                        <option value="">"All"</option>
-                        {STATUSES.map(|s| view! { <option value=s.as_str()>{s.as_str()}</option> }).collect_view()}
+                    <select name="status">
+                        {option("status", String::new(), "All".into())}
+                        {STATUSES.map(|s| option("status", s.as_str().into(), s.as_str().into())).collect_view()}
                     </select>
                 </label>
-                <label>"Day (UTC)"<input type="date" name="day" prop:value=chosen("day")/></label>
+                <label>"Day (UTC)"<input type="date" name="day" value=chosen("day")/></label>
                 <button type="submit" class="button">"Filter"</button>
             </form>
             <Transition fallback=|| view! { <p class="muted">"Loading runs…"</p> }>
