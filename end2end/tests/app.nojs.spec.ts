@@ -200,3 +200,16 @@ test("the runs filters show the URL's choices without JavaScript", async ({ page
   await page.goto('/');
   await expect(form.locator('select[name="status"]')).toHaveValue('');
 });
+
+test('a big graph is there whole without JavaScript', async ({ page }) => {
+  const run = `big-nojs-${Date.now()}`;
+  // A chain of 320 steps: a graph far wider than any screen.
+  const steps = Array.from({ length: 320 }, (_, i) => ({ id: `s${i}`, needs: i ? [`s${i - 1}`] : [] }));
+  const created = await page.request.post('/api/v1/runs', { data: { id: run, name: 'Long chain', steps } });
+  expect(created.status()).toBe(201);
+  await page.goto(`/runs/${run}`);
+  const shown = page.locator('svg.graph:visible');
+  await expect(shown).toHaveCount(1);
+  await expect(shown.locator('g.node')).toHaveCount(320);
+  await expect(shown.locator('g.node[data-step="s319"]')).toHaveAttribute('data-status', 'pending');
+});

@@ -34,11 +34,19 @@ test('a 400-step graph arrives whole, then draws live only what is on screen', a
   await progress(page.request, run, near, 40);
   await progress(page.request, run, far, 70);
 
-  // The server's page holds every node, with its state, as static markup.
+  // The server's page holds every node, with its state, as static markup for browsers without
+  // JavaScript (in a <noscript>, which a browser with JavaScript does not parse), and for the
+  // others what a first screen shows.
   const html = await (await page.request.get(`/runs/${run}`)).text();
-  expect(html).toContain('data-static');
-  expect(html.match(/class="node still /g)?.length).toBe(WIDTH * LAYERS);
-  expect(html).toMatch(new RegExp(`data-step="${far}" data-status="running"`));
+  const whole = /<noscript><svg [^>]*class="graph"[\s\S]*?<\/noscript>/.exec(html)?.[0] ?? '';
+  expect(whole.match(/class="node still /g)?.length).toBe(WIDTH * LAYERS);
+  expect(whole).toMatch(new RegExp(`data-step="${far}" data-status="running"`));
+  const first = /<svg [^>]*data-static[^>]*class="graph js-only"[\s\S]*?<\/svg>/.exec(html)?.[0] ?? '';
+  const firstNodes = first.match(/class="node still /g)?.length ?? 0;
+  expect(firstNodes).toBeGreaterThan(0);
+  expect(firstNodes).toBeLessThan(WIDTH * LAYERS * 0.7);
+  expect(first).toMatch(new RegExp(`data-step="${near}" data-status="running"`));
+  expect(first).not.toContain(`data-step="${far}"`);
 
   await page.setViewportSize({ width: 1600, height: 900 });
   await page.goto(`/runs/${run}`);

@@ -193,6 +193,8 @@ async fn hostile_names_in_big_graphs_and_fan_outs_render_as_text() {
         json!({ "id": id, "name": format!("<img src=z onerror=alert(8)>-{i}"), "needs": ["split"] })
     }));
     steps.push(json!({ "id": "merge", "name": "\"><svg onload=alert(9)>", "needs": shards }));
+    // The whole graph is in a <noscript>, text to a browser with JavaScript up to its end tag.
+    steps.push(json!({ "id": "late", "name": "</noscript><img src=q onerror=alert(10)>" }));
     steps.extend((0..300).map(|i| json!({ "id": format!("other-{i}") })));
     let body = json!({ "id": "hostile-big", "name": "big", "steps": steps });
     let (status, answer) = server.post("/api/v1/runs", &body).await;
@@ -204,7 +206,12 @@ async fn hostile_names_in_big_graphs_and_fan_outs_render_as_text() {
         page.contains("data-step=\"fan-out:shard-0\""),
         "the fan-out is one node"
     );
-    for raw in ["<script>alert(7)", "<img src=z", "<svg onload"] {
+    for raw in [
+        "<script>alert(7)",
+        "<img src=z",
+        "<svg onload",
+        "</noscript><img",
+    ] {
         assert!(!page.contains(raw), "`{raw}` is in the page unescaped");
     }
     assert!(page.contains("&lt;script&gt;alert"), "step names are text");

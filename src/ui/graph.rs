@@ -104,7 +104,7 @@ pub fn GraphView(
             if drawn.get() {
                 Either::Left(frame.live(drawing.view()))
             } else {
-                Either::Right(frame.still(drawing.markup()))
+                Either::Right(frame.still(drawing.markup(frame)))
             }
         })
     } else {
@@ -186,20 +186,24 @@ impl Frame {
         }
     }
 
-    /// The drawing as markup hydration leaves alone (the browser gets an empty string: it
-    /// only ever hydrates this element, never builds it).
-    fn still(self, markup: String) -> impl IntoView {
+    /// The server's drawing ([`Drawing::markup`]), as markup hydration leaves alone (the
+    /// browser gets empty strings: it only ever hydrates these elements, never builds them).
+    /// With JavaScript the browser parses the first screen's part only (a `<noscript>` is
+    /// text to it) and draws live what it shows once hydrated; without, it hides that part and
+    /// shows the whole graph from the `<noscript>`.
+    fn still(self, (first_screen, whole): (String, String)) -> impl IntoView {
         view! {
             <svg
-                class="graph"
+                class="graph js-only"
                 viewBox=format!("0 0 {} {}", self.width, self.height)
                 role="img"
                 aria-label=format!("Pipeline graph with {} steps", self.steps)
                 data-node-w=NODE_W
                 data-node-h=NODE_H
                 data-static=""
-                inner_html=markup
+                inner_html=first_screen
             ></svg>
+            <noscript inner_html=whole></noscript>
         }
     }
 }
@@ -305,17 +309,28 @@ impl Drawing {
         }
     }
 
-    /// The drawing as HTML, for the server's page ([`still`]).
-    fn markup(&self) -> String {
+    /// The drawing as HTML, for the server's page ([`Frame::still`]): what a first screen
+    /// shows, and the whole graph in its `<svg>`.
+    fn markup(&self, frame: Frame) -> (String, String) {
         #[cfg(feature = "ssr")]
         {
-            let drawing =
-                still::still_drawing(&self.layout, &self.names, &self.states, self.link_steps);
-            view! { <ArrowHead/> {drawing} }.to_html()
+            let draw = |region| {
+                let drawing = still::still_drawing(
+                    &self.layout,
+                    &self.names,
+                    &self.states,
+                    self.link_steps,
+                    region,
+                );
+                view! { <ArrowHead/> {drawing} }
+            };
+            let first_screen = draw(Some(viewport::first_screen())).to_html();
+            (first_screen, frame.live(draw(None)).to_html())
         }
         #[cfg(not(feature = "ssr"))]
         {
-            String::new()
+            let _ = frame;
+            (String::new(), String::new())
         }
     }
 }

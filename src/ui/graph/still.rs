@@ -3,14 +3,16 @@
 //! where the live node has fourteen: parsing, styling and laying out tens of thousands of
 //! elements was most of a 2,000-step page's load); edges are drawn as one path per colour and
 //! one path of all arrowheads (thousands of edge elements were another fifth of them), and
-//! markers only for running steps. The browser replaces it with the live drawing of what is on
-//! screen ([`super::viewport`]).
+//! markers only for running steps. Drawn twice: the part a first screen shows, which is all a
+//! browser with JavaScript parses (the whole of a 2,000-step graph took 0.7 s to parse, style
+//! and lay out before the page's script could run), and the whole graph, for browsers without.
+//! The browser replaces it with the live drawing of what is on screen ([`super::viewport`]).
 
 use super::edge::tone;
 use super::marker::MarkerView;
 use super::node::{detail, NAME_CHARS};
 use super::steps::NodeStates;
-use crate::domain::geometry::num;
+use crate::domain::geometry::{num, Rect};
 use crate::domain::layout::{NODE_H, NODE_W};
 use crate::domain::{Layout, Status};
 use crate::ui::format;
@@ -27,10 +29,12 @@ pub fn still_drawing(
     names: &HashMap<String, (String, String)>,
     states: &NodeStates,
     link_steps: bool,
+    region: Option<Rect>,
 ) -> impl IntoView {
+    let seen = |rect: Rect| region.is_none_or(|region| region.intersects(&rect));
     let mut curves: BTreeMap<&'static str, String> = BTreeMap::new();
     let mut heads = String::new();
-    for edge in &layout.edges {
+    for edge in layout.edges.iter().filter(|e| seen(e.path.bounds())) {
         let status = states.of(&edge.from).with_untracked(|s| s.status);
         let d = curves.entry(tone(status)).or_default();
         d.push_str(&edge.path.to_svg());
@@ -57,6 +61,7 @@ pub fn still_drawing(
     let nodes = layout
         .nodes
         .iter()
+        .filter(|node| seen(Rect::new(node.x, node.y, NODE_W, NODE_H)))
         .map(|node| {
             let step = states.of(&node.id).get_untracked();
             let name = names.get(&node.id).map_or(node.id.as_str(), |(name, _)| name);
@@ -89,6 +94,7 @@ pub fn still_drawing(
             states
                 .of(&edge.from)
                 .with_untracked(|s| s.status == Status::Running)
+                && seen(edge.path.bounds())
         })
         .map(|edge| view! { <MarkerView edge=edge.clone() step=states.of(&edge.from)/> })
         .collect_view();

@@ -16,8 +16,30 @@ pub const VIRTUAL_FROM: usize = 300;
 pub const MIN_SHARE: f64 = 0.8;
 /// Graph units kept drawn beyond each side of the visible area, so scrolling shows a drawn
 /// graph while the next measure catches up.
-#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 const MARGIN: f64 = 400.0;
+/// The window the server draws a big graph's first screen for (a large desktop's, in CSS
+/// pixels): smaller windows see part of it, a wall screen sees the rest once hydrated.
+#[cfg(feature = "ssr")]
+const FIRST_WINDOW: (f64, f64) = (1920.0, 1200.0);
+
+/// The part of a graph that a `width` × `height` window shows when the graph starts near its
+/// top-left corner, unscrolled, at the smallest scale the stylesheet allows ([`MIN_SHARE`]),
+/// with the margin.
+fn unscrolled(width: f64, height: f64) -> Rect {
+    let scale = 1.0 / MIN_SHARE;
+    Rect {
+        min: crate::domain::geometry::Point::new(-MARGIN, -MARGIN),
+        max: crate::domain::geometry::Point::new(width * scale + MARGIN, height * scale + MARGIN),
+    }
+}
+
+/// What the server draws of a big graph for browsers with JavaScript: what [`FIRST_WINDOW`]
+/// shows unscrolled. The browser parses only that before its script draws the rest of what it
+/// shows (see [`super::still`]).
+#[cfg(feature = "ssr")]
+pub fn first_screen() -> Rect {
+    unscrolled(FIRST_WINDOW.0, FIRST_WINDOW.1)
+}
 
 /// Side of the square tiles that elements watch, in graph units. One signal watched by every
 /// element made each move of the view quadratic: each of thousands of subscribers leaving a
@@ -78,10 +100,9 @@ impl Viewport {
         })
     }
 
-    /// Before the first measurement: the part of a graph that a window shows when the graph
-    /// starts near its top-left corner, unscrolled, at the smallest scale the stylesheet
-    /// allows ([`MIN_SHARE`]). Needs no layout: measuring while the server's drawing is still
-    /// in the page would lay out all of it (tens of milliseconds) just to remove it. The next
+    /// Before the first measurement: what the window shows of the graph unscrolled
+    /// ([`unscrolled`]). Needs no layout: measuring while the server's drawing is still in the
+    /// page would lay out all of it (tens of milliseconds) just to remove it. The next
     /// measurement corrects it.
     #[cfg(feature = "hydrate")]
     pub fn assume_unscrolled(&self) {
@@ -94,14 +115,7 @@ impl Viewport {
         else {
             return;
         };
-        let scale = 1.0 / MIN_SHARE;
-        self.view.set(Some(Rect {
-            min: crate::domain::geometry::Point::new(-MARGIN, -MARGIN),
-            max: crate::domain::geometry::Point::new(
-                screen_w * scale + MARGIN,
-                screen_h * scale + MARGIN,
-            ),
-        }));
+        self.view.set(Some(unscrolled(screen_w, screen_h)));
     }
 
     /// Measures which part of the graph (`width` graph units wide, drawn in the `svg.graph`
