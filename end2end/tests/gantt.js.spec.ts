@@ -49,12 +49,22 @@ test('the timeline draws attempts, waits and growing bars live in two tabs', asy
     await expect(gantt.locator('li.gantt-row[data-step="report"] .gantt-bar')).toHaveCount(0);
   }
 
-  // The running bar grows with the clock (its end stays at the axis's end while the axis
-  // stretches, so its share of the track grows).
-  const width = () =>
-    page.locator('li.gantt-row[data-step="load"] .gantt-bar').evaluate((el) => el.getBoundingClientRect().width);
-  const was = await width();
-  await expect.poll(width, { timeout: 5_000 }).toBeGreaterThan(was);
+  // The running bar grows with the clock: its length (ms, `--len`) grows, and the axis has
+  // room beyond its end (a running run's axis steps up through round lengths, so the bar's
+  // width in pixels shrinks whenever the axis steps up).
+  const bar = page.locator('li.gantt-row[data-step="load"] .gantt-bar');
+  const length = () => bar.evaluate((el) => Number((el as HTMLElement).style.getPropertyValue('--len')));
+  const was = await length();
+  expect(was).toBeGreaterThan(0);
+  await expect.poll(length, { timeout: 5_000 }).toBeGreaterThan(was);
+  const room = await page.locator('section.gantt').evaluate((g) => {
+    const span = Number((g.querySelector('.gantt-chart') as HTMLElement).style.getPropertyValue('--span'));
+    const end = [...g.querySelectorAll<HTMLElement>('.gantt-track > span:not(.gantt-label)')].map(
+      (el) => Number(el.style.getPropertyValue('--from')) + Number(el.style.getPropertyValue('--len') || 0),
+    );
+    return span - Math.max(...end);
+  });
+  expect(room, 'the axis reaches beyond the running bar').toBeGreaterThan(0);
   await screenshot(page, 'gantt');
 
   // Events arrive live: load ends, report starts at once and fails.
