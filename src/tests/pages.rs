@@ -66,45 +66,43 @@ fn header(response: &reqwest::Response, name: &str) -> Option<String> {
     (response.headers().get(name)).map(|v| v.to_str().unwrap().to_owned())
 }
 
+/// GET `path` with these request headers.
+async fn get_with(server: &TestServer, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+    let request = headers.iter().fold(
+        server.http.get(server.url(path)),
+        |request, (name, value)| request.header(*name, *value),
+    );
+    request.send().await.unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_and_answers_are_compressed_but_event_streams_are_not() {
     let data = tempfile::tempdir().unwrap();
     let server = TestServer::start(data.path(), None).await;
     let encoding = |response: &reqwest::Response| header(response, "content-encoding");
-    let page = server
-        .http
-        .get(server.url("/pipelines/build-matrix"))
-        .header("accept-encoding", "br, gzip")
-        .send()
-        .await
-        .unwrap();
+    let page = get_with(
+        &server,
+        "/pipelines/build-matrix",
+        &[("accept-encoding", "br, gzip")],
+    )
+    .await;
     assert_eq!(page.status(), 200);
     assert_eq!(encoding(&page).as_deref(), Some("br"));
-    let gzip = server
-        .http
-        .get(server.url("/api/v1/pipelines"))
-        .header("accept-encoding", "gzip")
-        .send()
-        .await
-        .unwrap();
+    let gzip = get_with(&server, "/api/v1/pipelines", &[("accept-encoding", "gzip")]).await;
     assert_eq!(encoding(&gzip).as_deref(), Some("gzip"));
-    let plain = server
-        .http
-        .get(server.url("/api/v1/pipelines"))
-        .send()
-        .await
-        .unwrap();
+    let plain = get_with(&server, "/api/v1/pipelines", &[]).await;
     assert_eq!(encoding(&plain), None, "only when the client accepts it");
 
     let run = server.start_run("deploy-web").await;
-    let stream = server
-        .http
-        .get(server.url(&format!("/api/v1/runs/{run}/events")))
-        .header("accept", "text/event-stream")
-        .header("accept-encoding", "gzip, br")
-        .send()
-        .await
-        .unwrap();
+    let stream = get_with(
+        &server,
+        &format!("/api/v1/runs/{run}/events"),
+        &[
+            ("accept", "text/event-stream"),
+            ("accept-encoding", "gzip, br"),
+        ],
+    )
+    .await;
     assert_eq!(stream.status(), 200);
     assert_eq!(
         encoding(&stream),
@@ -140,20 +138,14 @@ async fn site_files_compressed_at_build_time_are_sent_as_stored() {
 
     let data = tempfile::tempdir().unwrap();
     let server = TestServer::start(data.path(), None).await;
-    let get = |encoding: &'static str| {
-        server
-            .http
-            .get(server.url(&format!("/{}/{name}", options.site_pkg_dir)))
-            .header("accept-encoding", encoding)
-            .send()
-    };
-    let stored = get("br, gzip").await.unwrap();
+    let path = format!("/{}/{name}", options.site_pkg_dir);
+    let stored = get_with(&server, &path, &[("accept-encoding", "br, gzip")]).await;
     assert_eq!(stored.status(), 200);
     assert_eq!(stored.headers()["content-encoding"], "br");
     assert_eq!(stored.headers()["cache-control"], "no-cache");
     assert_eq!(&stored.bytes().await.unwrap()[..], b"stored brotli form");
     // No gzip form stored: compressed as it is sent.
-    let compressed = get("gzip").await.unwrap();
+    let compressed = get_with(&server, &path, &[("accept-encoding", "gzip")]).await;
     assert_eq!(compressed.headers()["content-encoding"], "gzip");
     server.stop().await;
 }
@@ -171,7 +163,7 @@ async fn every_answer_carries_a_request_id_and_echoes_the_callers() {
         "/api/v1/runs/no-such-run",
         "/pkg/no-such-file",
     ] {
-        let response = server.http.get(server.url(path)).send().await.unwrap();
+        let response = get_with(&server, path, &[]).await;
         let id = id_of(&response).unwrap_or_else(|| panic!("{path} has no x-request-id"));
         assert_eq!(id.len(), 36, "{path}: a UUID, got {id}");
         ids.push(id);
@@ -179,13 +171,12 @@ async fn every_answer_carries_a_request_id_and_echoes_the_callers() {
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 4, "each request its own id");
-    let echoed = server
-        .http
-        .get(server.url("/api/v1/pipelines"))
-        .header("x-request-id", "caller-chosen-42")
-        .send()
-        .await
-        .unwrap();
+    let echoed = get_with(
+        &server,
+        "/api/v1/pipelines",
+        &[("x-request-id", "caller-chosen-42")],
+    )
+    .await;
     assert_eq!(id_of(&echoed).as_deref(), Some("caller-chosen-42"));
     server.stop().await;
 }

@@ -1,8 +1,8 @@
 //! A run's Gantt timeline: one bar per step on a time axis from the run's start, open-ended
-//! and growing while a step runs, coloured by status (and marked by its icon, so colour is never
-//! the only sign); a step's earlier (failed) attempts and
-//! the time it waited after its dependencies had finished are drawn before its bar. It reads
-//! the same per-step signals as the graph, so it works live and after the run alike.
+//! and growing while a step runs, coloured by status (and marked by its icon, so colour is
+//! never the only sign); a step's earlier (failed) attempts and the time it waited after its
+//! dependencies had finished are drawn before its bar. It reads the same per-step signals as
+//! the graph, so it works live and after the run alike.
 
 use crate::domain::{Graph, RunState, Status, StepState};
 use crate::ui::format;
