@@ -7,6 +7,7 @@ mod fan_out_panel;
 mod format;
 mod gantt;
 mod graph;
+mod hydration;
 mod live;
 mod pages;
 mod panel;
@@ -20,3 +21,5 @@ mod toasts;
 pub(crate) mod user_menu;
 
 pub use app::{shell, App};
+#[cfg(feature = "hydrate")]
+pub use hydration::hydrate;

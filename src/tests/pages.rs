@@ -180,3 +180,36 @@ async fn every_answer_carries_a_request_id_and_echoes_the_callers() {
     assert_eq!(id_of(&echoed).as_deref(), Some("caller-chosen-42"));
     server.stop().await;
 }
+
+/// How many resources' data a page carries for hydration.
+fn serialised_resources(page: &str) -> usize {
+    page.matches("__RESOLVED_RESOURCES[").count()
+}
+
+/// The browser hydrates with the data of the resources it creates, matched by the order in
+/// which they are created. A resource the server created twice (a component built inside a
+/// view closure, which the server resolves in a dry run first) took a second id; the browser,
+/// which creates it once, hydrated with the first copy's data, fetched before what the HTML
+/// shows, and a step that logged or a run that started in between killed hydration.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_resource_of_a_page_is_loaded_and_serialised_once() {
+    let data = tempfile::tempdir().unwrap();
+    let server = TestServer::start(data.path(), None).await;
+    let run = server.start_run("deploy-web").await;
+    let pages = [
+        // The user menu's access, the pipelines, the runs table.
+        ("/".to_owned(), 3),
+        ("/?status=running".to_owned(), 3),
+        // The user menu's access, the pipeline, its runs table.
+        ("/pipelines/deploy-web".to_owned(), 3),
+        // The user menu's access, the run, the panel's first log lines and earlier durations.
+        (format!("/runs/{run}"), 4),
+        (format!("/runs/{run}?step=cloning-repo"), 4),
+    ];
+    for (path, resources) in pages {
+        let (code, page) = server.html(&path).await;
+        assert_eq!(code, 200, "{path}");
+        assert_eq!(serialised_resources(&page), resources, "{path}");
+    }
+    server.stop().await;
+}

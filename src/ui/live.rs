@@ -43,7 +43,13 @@ pub fn use_clock(server_now: DateTime<Utc>) -> Signal<DateTime<Utc>> {
             .unwrap_or_else(Utc::now);
         let skew = server_now - answered;
         if let Ok(handle) = set_interval_with_handle(
-            move || now.set(Utc::now() + skew),
+            // Not before the page is hydrated: a tick would change what is still the server's
+            // HTML (the timeline's axis, say).
+            move || {
+                if crate::ui::hydration::is_finished() {
+                    now.set(Utc::now() + skew)
+                }
+            },
             std::time::Duration::from_secs(1),
         ) {
             on_cleanup(move || handle.clear());

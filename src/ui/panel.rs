@@ -1,9 +1,11 @@
 //! The details panel of one step: status, times, duration, progress, message, rows, warnings,
 //! and the log, which follows live while the step runs.
 
-use crate::api::functions::step_logs;
+use crate::api::functions::{step_history, step_logs};
+use crate::api::PastStep;
 use crate::domain::{LogLine, RunState, Status, StepState};
 use crate::ui::format;
+use crate::ui::hydration;
 use crate::ui::live::follow_logs;
 use crate::ui::sparkline::StepHistory;
 use chrono::{DateTime, Utc};
@@ -30,6 +32,44 @@ pub fn PanelHead(kicker: String, title: String, status: Signal<Status>) -> impl 
 /// Lines of the log loaded with the page; the rest follow live.
 const FIRST_LINES: u32 = 2_000;
 
+/// Something loaded for one step's panel, with the step it is for.
+pub type ForStep<T> = Result<Option<(String, T)>, ServerFnError>;
+
+/// What the selected step's panel loads from the server: its first log lines and its
+/// durations in earlier runs.
+///
+/// The run page creates these itself, outside its view closures. While it renders, the server
+/// may build a closure's components more than once (tachys resolves them in a dry run first),
+/// and each copy of a resource takes the next serialisation id; the browser builds them once
+/// and hydrates with the first copy's data, fetched before the data the HTML was drawn from.
+/// A step that logged in between made the two lists differ, which kills hydration.
+#[derive(Clone, Copy)]
+pub struct PanelData {
+    logs: Resource<ForStep<Vec<LogLine>>>,
+    history: Resource<ForStep<Vec<PastStep>>>,
+}
+
+impl PanelData {
+    /// Loads for `step` (the selected one, if any) of `run`; again when either changes.
+    pub fn new(
+        run: impl Fn() -> String + Send + Sync + Clone + 'static,
+        step: Memo<Option<String>>,
+    ) -> Self {
+        let source = move || (run(), step.get());
+        let logs = Resource::new(source.clone(), |(run, step)| async move {
+            let Some(step) = step else { return Ok(None) };
+            let lines = step_logs(run, step.clone(), 0, FIRST_LINES).await?;
+            Ok(Some((step, lines)))
+        });
+        let history = Resource::new(source, |(run, step)| async move {
+            let Some(step) = step else { return Ok(None) };
+            let past = step_history(run, step.clone()).await?;
+            Ok(Some((step, past)))
+        });
+        Self { logs, history }
+    }
+}
+
 #[component]
 pub fn NodePanel(
     run: String,
@@ -39,16 +79,11 @@ pub fn NodePanel(
     clock: Signal<DateTime<Utc>>,
     /// How long this step took in the pipeline's recent successful runs (median).
     typical_ms: Option<i64>,
+    data: PanelData,
 ) -> impl IntoView {
     let id = step.clone();
     let current = Memo::new(move |_| state.with(|s| s.steps.get(&id).cloned().unwrap_or_default()));
-    let logs = Resource::new(
-        {
-            let (run, step) = (run.clone(), step.clone());
-            move || (run.clone(), step.clone())
-        },
-        |(run, step)| step_logs(run, step, 0, FIRST_LINES),
-    );
+    let logs = data.logs;
     let fact = |label: &'static str, value: Box<dyn Fn() -> String + Send + Sync>| {
         view! { <dt>{label}</dt><dd>{value}</dd> }
     };
@@ -101,14 +136,16 @@ pub fn NodePanel(
                 })
             }}
             {state.with_untracked(|s| s.pipeline.is_some()).then(|| view! {
-                <StepHistory run=run.clone() step=step.clone() current clock/>
+                <StepHistory step=step.clone() past=data.history current clock/>
             })}
-            <Suspense fallback=|| view! { <h3>"Log"</h3><p class="muted">"Loading log…"</p> }>
+            <Suspense fallback=loading_log>
                 {move || {
                     let (run, step) = (run.clone(), step.clone());
                     Suspend::new(async move {
                         match logs.await {
-                            Ok(first) => view! { <LogView run step first/> }.into_any(),
+                            Ok(Some((of, first))) if of == step => view! { <LogView run step first/> }.into_any(),
+                            // Still the previous step's (the new one's are on their way).
+                            Ok(_) => loading_log().into_any(),
                             Err(e) => view! { <p class="error">{format!("Could not load the log: {e}")}</p> }.into_any(),
                         }
                     })
@@ -116,6 +153,10 @@ pub fn NodePanel(
             </Suspense>
         </aside>
     }
+}
+
+fn loading_log() -> impl IntoView {
+    view! { <h3>"Log"</h3><p class="muted">"Loading log…"</p> }
 }
 
 /// One line per attempt of a retried step: how long each took (or has taken so far).
@@ -169,6 +210,10 @@ fn LogView(run: String, step: String, first: Vec<LogLine>) -> impl IntoView {
     let scroller = NodeRef::<leptos::html::Ol>::new();
     let at_end = StoredValue::new(true);
     let measure = move || {
+        // Until the page is hydrated the list must stay the server's window.
+        if !hydration::is_finished() {
+            return;
+        }
         if let Some(list) = scroller.get_untracked() {
             let (top, height) = (
                 f64::from(list.scroll_top()),
@@ -181,10 +226,17 @@ fn LogView(run: String, step: String, first: Vec<LogLine>) -> impl IntoView {
             }
         }
     };
-    // New lines while at the end: stay at the end.
+    let hydrated = RwSignal::new(hydration::is_finished());
+    if !hydrated.get_untracked() {
+        leptos::task::spawn_local(async move {
+            hydration::finished().await;
+            let _ = hydrated.try_set(true);
+        });
+    }
+    // New lines while at the end: stay at the end (from when the page is hydrated).
     Effect::new(move |_| {
         lines.with(Vec::len);
-        if at_end.get_value() {
+        if hydrated.get() && at_end.get_value() {
             request_animation_frame(move || {
                 if let Some(list) = scroller.get_untracked() {
                     list.set_scroll_top(list.scroll_height());

@@ -24,27 +24,50 @@ const STATUSES: [Status; 7] = [
     Status::Skipped,
 ];
 
+/// The runs the table shows: the URL's filters and the page of runs they select.
+///
+/// The page creates this itself, outside its view closures: while it renders, the server may
+/// build a closure's components more than once (tachys resolves them in a dry run first), and
+/// each copy of a resource takes the next serialisation id; the browser builds them once and
+/// hydrates with the first copy's data, fetched before the data the HTML was drawn from. A run
+/// that started in between made the two tables differ, which kills hydration.
+#[derive(Clone, Copy)]
+pub struct RunsSource {
+    query: Memo<RunsQuery>,
+    page: Resource<Result<RunsPage, ServerFnError>>,
+}
+
+impl RunsSource {
+    /// `fixed`: the one pipeline whose runs these are (its page), or `None` (the home page).
+    pub fn new(fixed: impl Fn() -> Option<String> + Send + Sync + 'static) -> Self {
+        let url = use_query_map();
+        let query = Memo::new(move |_| {
+            let fixed = fixed();
+            url.with(|q| RunsQuery {
+                pipeline: fixed.or_else(|| q.get("pipeline")),
+                status: q.get("status"),
+                day: q.get("day"),
+                before: q.get("before"),
+            })
+        });
+        let page = Resource::new(
+            move || query.get(),
+            |q| load_runs(q.pipeline, q.status, q.day, q.before),
+        );
+        Self { query, page }
+    }
+}
+
 /// `pipelines`: the pipelines to filter by (the home page); `pipeline`: the one pipeline whose
 /// runs these are (its page).
 #[component]
 pub fn RunsTable(
+    source: RunsSource,
     #[prop(optional)] pipeline: Option<String>,
     #[prop(optional)] pipelines: Vec<(String, String)>,
 ) -> impl IntoView {
     let url = use_query_map();
-    let fixed = pipeline.clone();
-    let query = Memo::new(move |_| {
-        url.with(|q| RunsQuery {
-            pipeline: fixed.clone().or_else(|| q.get("pipeline")),
-            status: q.get("status"),
-            day: q.get("day"),
-            before: q.get("before"),
-        })
-    });
-    let page = Resource::new(
-        move || query.get(),
-        |q| load_runs(q.pipeline, q.status, q.day, q.before),
-    );
+    let RunsSource { query, page } = source;
     // The fields show the URL's filters as attributes (`selected`, `value`), which the server
     // writes too: right without JavaScript, and hydration leaves a choice made before it alone.
     let chosen = move |key: &'static str| move || url.with(|q| q.get(key).unwrap_or_default());

@@ -2,13 +2,13 @@
 //! one bar per run (oldest left, coloured and titled by how it ended, each opening that run at
 //! this step), then this run's bar, growing while the step runs; and the median in words.
 
-use crate::api::functions::step_history;
 use crate::api::PastStep;
 use crate::domain::eta::median;
 use crate::domain::StepState;
 use crate::ui::format;
+use crate::ui::panel::ForStep;
 use chrono::{DateTime, Utc};
-use leptos::either::EitherOf3;
+use leptos::either::EitherOf4;
 use leptos::prelude::*;
 
 const BAR_W: f64 = 6.0;
@@ -25,33 +25,29 @@ fn bar_height(ms: i64, longest: i64) -> f64 {
 /// its height while the history loads, so the log below it does not jump.
 #[component]
 pub fn StepHistory(
-    run: String,
     step: String,
+    /// Loaded by the run page (see [`crate::ui::panel::PanelData`]).
+    past: Resource<ForStep<Vec<PastStep>>>,
     current: Memo<StepState>,
     clock: Signal<DateTime<Utc>>,
 ) -> impl IntoView {
-    let past = Resource::new(
-        {
-            let (run, step) = (run.clone(), step.clone());
-            move || (run.clone(), step.clone())
-        },
-        |(run, step)| step_history(run, step),
-    );
     view! {
         <div class="panel-history">
             <h3>"Earlier runs"</h3>
-            <Suspense fallback=|| view! { <p class="muted history-none">"Loading…"</p> }>
+            <Suspense fallback=loading>
                 {move || {
                     let step = step.clone();
                     Suspend::new(async move {
                         match past.await {
-                            Ok(past) if !past.is_empty() => {
-                                EitherOf3::A(view! { <Bars past step current clock/> })
+                            Ok(Some((of, past))) if of == step && !past.is_empty() => {
+                                EitherOf4::A(view! { <Bars past step current clock/> })
                             }
-                            Ok(_) => EitherOf3::B(view! {
+                            Ok(Some((of, _))) if of == step => EitherOf4::B(view! {
                                 <p class="muted history-none">"No earlier ended run of this pipeline ran this step."</p>
                             }),
-                            Err(e) => EitherOf3::C(view! {
+                            // Still the previous step's (the new one's are on their way).
+                            Ok(_) => EitherOf4::C(loading()),
+                            Err(e) => EitherOf4::D(view! {
                                 <p class="error history-none">{format!("Could not load earlier runs: {e}")}</p>
                             }),
                         }
@@ -60,6 +56,10 @@ pub fn StepHistory(
             </Suspense>
         </div>
     }
+}
+
+fn loading() -> impl IntoView {
+    view! { <p class="muted history-none">"Loading…"</p> }
 }
 
 #[component]

@@ -12,6 +12,7 @@ use crate::api::{ClientOp, OpKind, ServerFrame};
 use crate::domain::{LogLine, RunState, Seq, StoredEvent};
 use crate::ui::conn::{Conn, Transport};
 use crate::ui::graph::StepSignals;
+use crate::ui::hydration;
 use futures::channel::{mpsc, oneshot};
 use futures::FutureExt;
 use gloo_timers::future::TimeoutFuture;
@@ -304,6 +305,8 @@ impl Client {
 
     /// Reads a followed step's log over HTTP from its last line to the end.
     pub async fn read_logs(&self, step: &str) -> Result<(), ()> {
+        // Lines added to a panel that is not hydrated yet would not match the server's HTML.
+        hydration::finished().await;
         loop {
             let Some(lines) = self.logs.borrow().get(step).copied() else {
                 return Ok(());
@@ -340,6 +343,9 @@ impl Client {
 
     /// The connection loop: sessions on the chosen transport, backoff between them.
     async fn follow(self: Rc<Self>) {
+        // The page shows the run as the server rendered it until it is hydrated: a change
+        // before that would not match the server's HTML.
+        hydration::finished().await;
         let mut backoff = Backoff::new(FIRST_BACKOFF_MS, MAX_BACKOFF_MS);
         let mut fallback = Transport::WebSocket;
         let mut transport = Transport::WebSocket;

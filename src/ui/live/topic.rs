@@ -41,6 +41,8 @@ pub fn follow(handlers: Handlers) {
     });
     wasm_bindgen_futures::spawn_local(async move {
         let sessions = async {
+            // Frames for views still waiting to be hydrated would not match the server's HTML.
+            crate::ui::hydration::finished().await;
             let mut backoff = Backoff::new(1_000, 30_000);
             loop {
                 match session(&handlers).await {

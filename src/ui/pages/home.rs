@@ -1,13 +1,14 @@
 //! The home page: the pipelines, the server's vital signs, and the run history.
 
 use crate::api::functions::list_pipelines;
-use crate::ui::runs_table::RunsTable;
+use crate::ui::runs_table::{RunsSource, RunsTable};
 use leptos::prelude::*;
 
 #[component]
 pub fn HomePage() -> impl IntoView {
     super::split::prefetch_run_page();
     let pipelines = Resource::new(|| (), |_| list_pipelines());
+    let runs = RunsSource::new(|| None);
     view! {
         <section class="home">
             <div class="home-head">
@@ -41,7 +42,7 @@ pub fn HomePage() -> impl IntoView {
                         .await
                         .map(|list| list.into_iter().map(|p| (p.id, p.name)).collect())
                         .unwrap_or_default();
-                    view! { <RunsTable pipelines/> }
+                    view! { <RunsTable source=runs pipelines/> }
                 })}
             </Suspense>
         </section>

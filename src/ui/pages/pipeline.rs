@@ -6,7 +6,7 @@ use crate::api::PipelineView;
 use crate::domain::RunState;
 use crate::ui::graph::{GraphView, StepSignals};
 use crate::ui::plan::{preview, query_params, PlanSummary, PLAN_KEY};
-use crate::ui::runs_table::RunsTable;
+use crate::ui::runs_table::{RunsSource, RunsTable};
 use chrono::DateTime;
 use leptos::form::ActionForm;
 use leptos::prelude::*;
@@ -35,6 +35,7 @@ pub fn PipelinePage() -> impl IntoView {
                 .map(|_| query_params(q.into_iter().map(|(k, v)| (k.as_ref(), v))))
         })
     };
+    let runs = RunsSource::new(move || Some(id()));
     let view_data = Resource::new(
         move || (id(), asked()),
         |(id, plan)| load_pipeline(id, plan),
@@ -43,7 +44,7 @@ pub fn PipelinePage() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="muted">"Loading pipeline…"</p> }>
             {move || Suspend::new(async move {
                 match view_data.await {
-                    Ok(Some(data)) => view! { <PipelineDetail data/> }.into_any(),
+                    Ok(Some(data)) => view! { <PipelineDetail data runs/> }.into_any(),
                     Ok(None) => view! { <crate::ui::pages::NotFound/> }.into_any(),
                     Err(e) => view! { <p class="error">{format!("Could not load the pipeline: {e}")}</p> }.into_any(),
                 }
@@ -70,7 +71,7 @@ fn dry_run_query(_: &leptos::ev::MouseEvent) -> Option<String> {
 }
 
 #[component]
-fn PipelineDetail(data: PipelineView) -> impl IntoView {
+fn PipelineDetail(data: PipelineView, runs: RunsSource) -> impl IntoView {
     let plan = data.plan;
     let start = ServerAction::<StartRun>::new();
     let card = data.card;
@@ -161,7 +162,7 @@ fn PipelineDetail(data: PipelineView) -> impl IntoView {
             {summary}
             <GraphView graph=data.graph steps link_steps=false layout=data.layout/>
             <h2>"Runs"</h2>
-            <RunsTable pipeline=pipeline_id/>
+            <RunsTable source=runs pipeline=pipeline_id/>
         </section>
     }
 }

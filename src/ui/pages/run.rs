@@ -9,7 +9,7 @@ use crate::ui::fan_out_panel::FanOutPanel;
 use crate::ui::gantt::Gantt;
 use crate::ui::graph::{GraphView, StepSignals};
 use crate::ui::live::{provide_live, use_clock};
-use crate::ui::panel::NodePanel;
+use crate::ui::panel::{NodePanel, PanelData};
 use crate::ui::run_header::RunHeader;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -22,6 +22,9 @@ pub fn RunPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").unwrap_or_default();
     let data = Resource::new(id, load_run);
+    let query = use_query_map();
+    let step = Memo::new(move |_| query.read().get("step"));
+    let panel = PanelData::new(id, step);
     // A producer that adds steps changes the graph: the page loads it again (keeping the old
     // drawing on screen meanwhile).
     let regrow = Callback::new(move |_| data.refetch());
@@ -29,7 +32,7 @@ pub fn RunPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="muted">"Loading run…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok(Some(view)) => view! { <RunDetail view regrow/> }.into_any(),
+                    Ok(Some(view)) => view! { <RunDetail view regrow panel/> }.into_any(),
                     Ok(None) => view! { <crate::ui::pages::NotFound/> }.into_any(),
                     Err(e) => view! { <p class="error">{format!("Could not load the run: {e}")}</p> }.into_any(),
                 }
@@ -39,7 +42,7 @@ pub fn RunPage() -> impl IntoView {
 }
 
 #[component]
-fn RunDetail(view: RunView, regrow: Callback<()>) -> impl IntoView {
+fn RunDetail(view: RunView, regrow: Callback<()>, panel: PanelData) -> impl IntoView {
     let RunView {
         graph,
         state: initial,
@@ -116,7 +119,7 @@ fn RunDetail(view: RunView, regrow: Callback<()>) -> impl IntoView {
                     None => {
                         let name = names.get(&step).cloned().unwrap_or_else(|| step.clone());
                         let typical_ms = typical.as_ref().and_then(|t| t.steps.get(&step).copied());
-                        view! { <NodePanel run=run_id.clone() step name state clock typical_ms/> }.into_any()
+                        view! { <NodePanel run=run_id.clone() step name state clock typical_ms data=panel/> }.into_any()
                     }
                 })}
             </div>
