@@ -133,7 +133,7 @@ mod cli {
                         ),
                     )
                     .init();
-                let listener = tokio::net::TcpListener::bind(addr).await?;
+                let listener = signalbox::server::serve::listen(addr)?;
                 // Cookies are `Secure` when the site is served over https (behind a proxy).
                 let secure_cookies = allowed_origins
                     .iter()

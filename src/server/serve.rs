@@ -55,6 +55,26 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
 }
 
+/// Connections the kernel completes and holds for the accept loop. A burst of connects (every
+/// open tab reconnecting after a restart) must not overflow it: a dropped SYN is retried only
+/// after a second. `TcpListener::bind` asks for 128, which 256 clients connecting at once
+/// overflowed (22 of 10,000 connects waited a second). The kernel caps it at
+/// `net.core.somaxconn`.
+pub const LISTEN_BACKLOG: u32 = 4096;
+
+/// Listens on `addr` with room for [`LISTEN_BACKLOG`] connections waiting to be accepted
+/// (and, like `TcpListener::bind`, `SO_REUSEADDR`, so a restart can bind at once).
+pub fn listen(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// Builds the whole application state over a locked data directory: store, authentication,
 /// the tenants (each with its runs, hub, executor and pipelines); and makes the stored history
 /// truthful after whatever ended the last server (leftover step processes killed, interrupted
@@ -274,4 +294,28 @@ pub async fn run(
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// A burst of connects larger than `TcpListener::bind`'s backlog of 128, none accepted
+    /// yet: each must complete at once, not after a dropped SYN's retry a second later.
+    #[tokio::test]
+    async fn a_burst_of_connects_waits_in_the_backlog_instead_of_being_dropped() {
+        let listener = listen("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let connects = (0..400).map(|_| {
+            tokio::time::timeout(
+                Duration::from_millis(500),
+                tokio::net::TcpStream::connect(addr),
+            )
+        });
+        let outcomes = futures::future::join_all(connects).await;
+        let completed = outcomes.iter().filter(|o| matches!(o, Ok(Ok(_)))).count();
+        assert_eq!(completed, 400, "connects completed within 0.5 s");
+        drop(listener);
+    }
 }

@@ -4,6 +4,7 @@
 //! ([`super::feed`]). Every way a connection ends goes through its [`Closer`], which picks the
 //! close code (README: "Live stream guarantees").
 
+use super::auth::connections::Admission;
 use super::auth::{Action, Caller};
 use super::config::LiveLimits;
 use super::error::AppError;
@@ -65,10 +66,9 @@ pub async fn ws_handler(
             // Split here, not inside the task: an async fn keeps its arguments for its whole
             // life, and the unsplit socket is hundreds of bytes per idle connection.
             let (sink, stream) = socket.split();
-            tracker.track_future(async move {
-                serve_socket(sink, stream, runs, live, closer).await;
-                drop(admission);
-            })
+            // Not wrapped in another async block: its captures would be kept beside the
+            // future's own copies of them, hundreds of bytes per idle connection.
+            tracker.track_future(serve_socket(sink, stream, runs, live, closer, admission))
         }))
 }
 
@@ -78,6 +78,8 @@ async fn serve_socket(
     runs: Arc<Runs>,
     live: Live,
     closer: Closer,
+    // Held while the connection lives: it counts against the user's limit.
+    _admission: Option<Admission>,
 ) {
     let limits = Arc::clone(&live.limits);
     let (outbox, queue) = Outbox::new(limits.queue_frames, limits.write_deadline, closer.clone());

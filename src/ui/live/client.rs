@@ -343,9 +343,6 @@ impl Client {
 
     /// The connection loop: sessions on the chosen transport, backoff between them.
     async fn follow(self: Rc<Self>) {
-        // The page shows the run as the server rendered it until it is hydrated: a change
-        // before that would not match the server's HTML.
-        hydration::finished().await;
         let mut backoff = Backoff::new(FIRST_BACKOFF_MS, MAX_BACKOFF_MS);
         let mut fallback = Transport::WebSocket;
         let mut transport = Transport::WebSocket;

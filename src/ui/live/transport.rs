@@ -5,6 +5,7 @@ use super::client::{Client, End, Flow, PROBE_AFTER_MS};
 use crate::api::{ClientOp, ServerFrame};
 use crate::domain::{Seq, StoredEvent};
 use crate::ui::conn::Transport;
+use crate::ui::hydration;
 use futures::channel::mpsc;
 use futures::stream::{SplitSink, SplitStream};
 use futures::{FutureExt, SinkExt, StreamExt};
@@ -108,6 +109,9 @@ pub async fn websocket(client: &Rc<Client>) -> End {
         client.detach();
         return End::Dropped { received: false };
     }
+    // The socket opens and subscribes while the page hydrates; its frames wait for the end of
+    // hydration (a change before it would not match the server's HTML).
+    hydration::finished().await;
     let end = async {
         let mut received = false;
         let mut heard = now_ms();
@@ -200,6 +204,7 @@ impl Drop for EventStream {
 
 /// One SSE session: the run over an `EventSource`, logs polled over HTTP.
 pub async fn sse(client: &Rc<Client>) -> End {
+    hydration::finished().await;
     if client.wants_snapshot() {
         match client.fetch_snapshot().await {
             Ok(flow) => {
@@ -283,6 +288,7 @@ struct EventPage {
 
 /// Polling: the events after the last applied seq every second, and the followed logs.
 pub async fn poll(client: &Rc<Client>) -> End {
+    hydration::finished().await;
     let started = now_ms();
     let mut received = false;
     loop {
