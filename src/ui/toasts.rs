@@ -70,11 +70,46 @@ fn stored_watched() -> Vec<String> {
     Vec::new()
 }
 
+/// Which ended runs raise a toast: chosen in the top bar ([`NotifyChoice`]), read by the
+/// toasts.
+#[derive(Clone, Copy)]
+struct Choice(RwSignal<Notify>);
+
 /// Gives the app the set of watched runs (above the pages that add to it and the toasts that
-/// read it). Nothing renders it, so the browser may fill it before hydration.
+/// read it; nothing renders it, so the browser may fill it before hydration) and the choice
+/// of what to announce.
 pub fn provide_watched() {
     let runs = stored_watched().into_iter().collect();
     provide_context(Watched(RwSignal::new(runs)));
+    let choice = RwSignal::new(Notify::Watched);
+    // Read in the browser only, after hydration, so both renders start alike.
+    Effect::new(move |_| choice.set(stored_choice()));
+    provide_context(Choice(choice));
+}
+
+/// The choice of which ended runs raise a toast, in the top bar (in the page's corner it
+/// covered whatever scrolled under it: a step's log, a row of the runs table). Toasts need
+/// JavaScript, and so does the choice.
+#[component]
+pub fn NotifyChoice() -> impl IntoView {
+    let choice = use_context::<Choice>().map_or_else(|| RwSignal::new(Notify::Watched), |c| c.0);
+    view! {
+        <label class="toast-choice js-only" title="Which ended runs raise a notification in this browser">
+            <span class="toast-choice-text">"Notify me of "</span>
+            <select
+                prop:value=move || choice.get().as_str()
+                on:change=move |ev| {
+                    let picked = Notify::parse(&event_target_value(&ev));
+                    choice.set(picked);
+                    store_choice(picked);
+                }
+            >
+                <option value="watched">"runs I watch"</option>
+                <option value="all">"all runs"</option>
+                <option value="off">"nothing"</option>
+            </select>
+        </label>
+    }
 }
 
 /// Marks a run as watched (its page is open).
@@ -158,10 +193,8 @@ fn push(toasts: &mut Vec<Toast>, run: RunSummary) {
 #[component]
 pub fn Toasts() -> impl IntoView {
     let watched = use_context::<Watched>().map_or_else(|| RwSignal::new(HashSet::new()), |w| w.0);
-    let choice = RwSignal::new(Notify::Watched);
+    let choice = use_context::<Choice>().map_or_else(|| RwSignal::new(Notify::Watched), |c| c.0);
     let toasts = RwSignal::new(Vec::<Toast>::new());
-    // Read in the browser only, after hydration, so both renders start alike.
-    Effect::new(move |_| choice.set(stored_choice()));
     let announced = StoredValue::new(HashSet::<String>::new());
     follow_topic(
         "runs",
@@ -232,21 +265,6 @@ pub fn Toasts() -> impl IntoView {
                     </div>
                 }
             }).collect_view()}
-            <label class="toast-choice">
-                "Notify me of "
-                <select
-                    prop:value=move || choice.get().as_str()
-                    on:change=move |ev| {
-                        let picked = Notify::parse(&event_target_value(&ev));
-                        choice.set(picked);
-                        store_choice(picked);
-                    }
-                >
-                    <option value="watched">"runs I watch"</option>
-                    <option value="all">"all runs"</option>
-                    <option value="off">"nothing"</option>
-                </select>
-            </label>
         </section>
     }
 }

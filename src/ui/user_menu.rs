@@ -1,5 +1,6 @@
-//! The top bar's right end: who is signed in (and their role), sign-out, and the audit trail
-//! for admins; or, with authentication off, a note that this is the laptop's local mode.
+//! The top bar's right end: which ended runs raise a toast, who is signed in (and their
+//! role), sign-out, and the audit trail for admins; or, with authentication off, a note that
+//! this is the laptop's local mode.
 
 use crate::api::functions::page_access;
 use leptos::prelude::*;
@@ -20,6 +21,7 @@ pub fn UserMenu() -> impl IntoView {
     let access = Resource::new(|| (), |_| page_access());
     view! {
         <div class="user-menu">
+            <crate::ui::toasts::NotifyChoice/>
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
                     match access.await.map(|a| a.viewer) {
