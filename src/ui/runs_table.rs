@@ -58,12 +58,11 @@ impl RunsSource {
     }
 }
 
-/// `pipelines`: the pipelines to filter by (the home page); `pipeline`: the one pipeline whose
-/// runs these are (its page).
+/// `pipelines`: the pipelines to filter by (the home page; none on a pipeline's page, whose
+/// `source` is fixed to it).
 #[component]
 pub fn RunsTable(
     source: RunsSource,
-    #[prop(optional)] pipeline: Option<String>,
     #[prop(optional)] pipelines: Vec<(String, String)>,
 ) -> impl IntoView {
     let url = use_query_map();
@@ -81,7 +80,7 @@ pub fn RunsTable(
     view! {
         <section class="runs" aria-label="Runs">
             <form method="get" class="run-filters">
-                {(pipeline.is_none() && !pipelines.is_empty()).then(|| view! {
+                {(!pipelines.is_empty()).then(|| view! {
                     <label>"Pipeline"
                         <select name="pipeline">
                             {option("pipeline", String::new(), "All".into())}

@@ -120,7 +120,6 @@ fn PipelineDetail(data: PipelineView, runs: RunsSource) -> impl IntoView {
         }
         Err(e) => view! { <p class="error" role="alert">{format!("Dry run: {e}")}</p> }.into_any(),
     });
-    let pipeline_id = card.id.clone();
     view! {
         <Title text=format!("{} · Signalbox", card.name)/>
         <section class="pipeline-page">
@@ -162,7 +161,7 @@ fn PipelineDetail(data: PipelineView, runs: RunsSource) -> impl IntoView {
             {summary}
             <GraphView graph=data.graph steps link_steps=false layout=data.layout/>
             <h2>"Runs"</h2>
-            <RunsTable source=runs pipeline=pipeline_id/>
+            <RunsTable source=runs/>
         </section>
     }
 }
