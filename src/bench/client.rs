@@ -139,9 +139,12 @@ pub async fn connect(target: &Target, n: usize) -> Result<Socket, ClientError> {
         .await
         .map_err(|source| ClientError::Connect { from, source })?;
     stream.set_nodelay(true).ok();
-    // Small buffers: the bench holds thousands of these in one process.
+    // Small buffers: the bench holds thousands of these in one process, and tungstenite zeroes
+    // the whole free part of its read buffer before every read (at 16 KiB, that zeroing and
+    // the pages it touched were a good part of the generator's CPU while connecting). A frame
+    // larger than the buffer grows it.
     let config = WebSocketConfig::default()
-        .read_buffer_size(16 * 1024)
+        .read_buffer_size(4 * 1024)
         .write_buffer_size(0);
     let (socket, _) =
         tokio_tungstenite::client_async_with_config(target.ws(), stream, Some(config)).await?;

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::fmt::Write;
+use std::sync::OnceLock;
 
 /// Samples per cubic segment when measuring length; plenty for curves spanning a few hundred
 /// user units (the error is far below a pixel).
@@ -19,8 +20,11 @@ impl Point {
         Point { x, y }
     }
 
+    /// Plain `sqrt(dx² + dy²)`: `hypot` guards against overflow these coordinates never reach,
+    /// and in WebAssembly it is a slow library call where `sqrt` is one instruction.
     pub fn distance(self, other: Point) -> f64 {
-        (self.x - other.x).hypot(self.y - other.y)
+        let (dx, dy) = (self.x - other.x, self.y - other.y);
+        (dx * dx + dy * dy).sqrt()
     }
 }
 
@@ -81,34 +85,52 @@ impl Cubic {
     }
 }
 
-/// A connected chain of cubic segments with a precomputed arc-length table. Not serialised:
-/// layout is recomputed from the graph wherever it is needed, and the API sends `to_svg()`.
-#[derive(Clone, Debug, PartialEq)]
+/// A connected chain of cubic segments, measured by arc length. Not serialised: layout is
+/// recomputed from the graph wherever it is needed, and the API sends `to_svg()`.
+#[derive(Clone, Debug)]
 pub struct Path {
     pub segments: Vec<Cubic>,
-    /// Cumulative length at each sample; `lengths[0] == 0`, last entry is the total.
-    lengths: Vec<f64>,
+    /// Cumulative length at each sample; `lengths[0] == 0`, last entry is the total. Measured
+    /// on first use: only edges that carry a marker need it, and measuring all 4,000 edges of
+    /// a big graph was a good part of laying it out in the browser.
+    lengths: OnceLock<Vec<f64>>,
+}
+
+/// Two paths are equal when their curves are (whether or not either was measured yet).
+impl PartialEq for Path {
+    fn eq(&self, other: &Path) -> bool {
+        self.segments == other.segments
+    }
 }
 
 impl Path {
     pub fn new(segments: Vec<Cubic>) -> Self {
-        let mut lengths = Vec::with_capacity(segments.len() * SAMPLES_PER_SEGMENT + 1);
-        lengths.push(0.0);
-        let mut total = 0.0;
-        for segment in &segments {
-            let mut previous = segment.from;
-            for i in 1..=SAMPLES_PER_SEGMENT {
-                let p = segment.point(i as f64 / SAMPLES_PER_SEGMENT as f64);
-                total += previous.distance(p);
-                lengths.push(total);
-                previous = p;
-            }
+        Path {
+            segments,
+            lengths: OnceLock::new(),
         }
-        Path { segments, lengths }
+    }
+
+    fn lengths(&self) -> &[f64] {
+        self.lengths.get_or_init(|| {
+            let mut lengths = Vec::with_capacity(self.segments.len() * SAMPLES_PER_SEGMENT + 1);
+            lengths.push(0.0);
+            let mut total = 0.0;
+            for segment in &self.segments {
+                let mut previous = segment.from;
+                for i in 1..=SAMPLES_PER_SEGMENT {
+                    let p = segment.point(i as f64 / SAMPLES_PER_SEGMENT as f64);
+                    total += previous.distance(p);
+                    lengths.push(total);
+                    previous = p;
+                }
+            }
+            lengths
+        })
     }
 
     pub fn length(&self) -> f64 {
-        self.lengths.last().copied().unwrap_or(0.0)
+        self.lengths().last().copied().unwrap_or(0.0)
     }
 
     /// The point at `fraction` (clamped to 0..=1) of the path's arc length. The sample table
@@ -123,12 +145,13 @@ impl Path {
         } else {
             fraction.clamp(0.0, 1.0)
         };
+        let lengths = self.lengths();
         let target = fraction * self.length();
-        let sample = self.lengths.partition_point(|&l| l < target).max(1);
-        if sample >= self.lengths.len() {
+        let sample = lengths.partition_point(|&l| l < target).max(1);
+        if sample >= lengths.len() {
             return self.segments.last().map_or(first.from, |s| s.to);
         }
-        let (before, after) = (self.lengths[sample - 1], self.lengths[sample]);
+        let (before, after) = (lengths[sample - 1], lengths[sample]);
         let within = if after > before {
             (target - before) / (after - before)
         } else {

@@ -55,13 +55,17 @@ pub async fn ws_handler(
     let admission = state.auth.connections.admit(&caller, &closer)?;
     state.auth.still_valid(&caller).await?;
     let max = state.live.limits.max_message_bytes;
-    let live = state.live;
+    // One box instead of four captures: axum's upgrade task keeps its callback's captures for
+    // the connection's whole life, beside the future the callback returns (which holds them
+    // again). The admission is boxed too: it is large and, with authentication off, absent.
+    let parts = Box::new((runs, state.live, closer, admission.map(Box::new)));
     Ok(ws
         .max_message_size(max)
         .max_frame_size(max)
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(WRITE_BUFFER)
         .on_upgrade(move |socket| {
+            let (runs, live, closer, admission) = *parts;
             let tracker = live.tracker.clone();
             // Split here, not inside the task: an async fn keeps its arguments for its whole
             // life, and the unsplit socket is hundreds of bytes per idle connection.
@@ -79,7 +83,7 @@ async fn serve_socket(
     live: Live,
     closer: Closer,
     // Held while the connection lives: it counts against the user's limit.
-    _admission: Option<Admission>,
+    _admission: Option<Box<Admission>>,
 ) {
     let limits = Arc::clone(&live.limits);
     let (outbox, queue) = Outbox::new(limits.queue_frames, limits.write_deadline, closer.clone());
@@ -92,12 +96,22 @@ async fn serve_socket(
         system: live.system.clone(),
         subscriptions: Vec::new(),
     };
-    let stream = read_loop(stream, &mut connection, &closer, &live).await;
-    let tasks: Vec<JoinHandle<()>> = connection
-        .subscriptions
-        .into_iter()
-        .map(|(_, task)| task)
-        .collect();
+    let stream = read_loop(stream, &mut connection, &closer, &live.shutdown).await;
+    // Boxed: ending (the flush on shutdown, the wait for the close reply) needs timers and
+    // join state that would otherwise be part of every idle connection's task.
+    Box::pin(finish(connection.subscriptions, writer, stream, closer)).await;
+}
+
+/// Ends a connection whose read loop returned: its subscriptions stop (on shutdown, after
+/// delivering what was published), the writer sends the close frame, and the peer gets a
+/// moment to answer it.
+async fn finish(
+    subscriptions: Vec<(String, JoinHandle<()>)>,
+    writer: JoinHandle<()>,
+    stream: Option<SplitStream<WebSocket>>,
+    closer: Closer,
+) {
+    let tasks: Vec<JoinHandle<()>> = subscriptions.into_iter().map(|(_, task)| task).collect();
     if closer.is_closed() {
         for task in &tasks {
             task.abort();
@@ -135,14 +149,14 @@ async fn read_loop(
     mut stream: SplitStream<WebSocket>,
     connection: &mut Connection,
     closer: &Closer,
-    live: &Live,
+    shutdown: &CancellationToken,
 ) -> Option<SplitStream<WebSocket>> {
     let read_deadline = connection.limits.read_deadline;
     let mut heard = Instant::now();
     loop {
         let message = tokio::select! {
             _ = closer.closed() => return Some(stream),
-            _ = live.shutdown.cancelled() => return Some(stream),
+            _ = shutdown.cancelled() => return Some(stream),
             _ = tokio::time::sleep_until(heard + read_deadline) => {
                 tracing::debug!("closing a silent live client");
                 closer.close(CloseReason::SILENT);
@@ -196,9 +210,11 @@ async fn write_loop(
     limits: Arc<LiveLimits>,
 ) {
     let start = Instant::now();
-    let mut heartbeat =
-        tokio::time::interval_at(start + limits.heartbeat_every, limits.heartbeat_every);
-    let mut ping = tokio::time::interval_at(start + limits.ping_every, limits.ping_every);
+    // One timer for heartbeats and pings: each timer is memory every idle connection holds.
+    let mut next_heartbeat = start + limits.heartbeat_every;
+    let mut next_ping = start + limits.ping_every;
+    let timer = tokio::time::sleep_until(next_heartbeat.min(next_ping));
+    tokio::pin!(timer);
     let mut closing = false;
     // Made once, not per frame: each one registers with the token.
     let closed = closer.closed();
@@ -221,8 +237,18 @@ async fn write_loop(
                     Ok(frame) => to_message(frame),
                     Err(flume::RecvError::Disconnected) => break,
                 },
-                _ = heartbeat.tick() => to_message(ServerFrame::Heartbeat.into()),
-                _ = ping.tick() => Message::Ping(Default::default()),
+                () = &mut timer => {
+                    let now = Instant::now();
+                    let message = if next_heartbeat <= next_ping {
+                        next_heartbeat = next_tick(next_heartbeat, limits.heartbeat_every, now);
+                        to_message(ServerFrame::Heartbeat.into())
+                    } else {
+                        next_ping = next_tick(next_ping, limits.ping_every, now);
+                        Message::Ping(Default::default())
+                    };
+                    timer.as_mut().reset(next_heartbeat.min(next_ping));
+                    message
+                }
             }
         };
         // Boxed: the write's state (its deadline timer among it) lives on the heap only while
@@ -259,6 +285,17 @@ async fn write_loop(
         reason: reason.reason.into(),
     };
     let _ = tokio::time::timeout(CLOSE_HOLD, sink.send(Message::Close(Some(frame)))).await;
+}
+
+/// The tick after `due`, every `every`; a tick missed (the writer was busy) is skipped, not
+/// made up in a burst.
+fn next_tick(due: Instant, every: Duration, now: Instant) -> Instant {
+    let next = due + every;
+    if next <= now {
+        now + every
+    } else {
+        next
+    }
 }
 
 fn to_message(outgoing: Outgoing) -> Message {
@@ -367,6 +404,28 @@ impl Connection {
                 let _ = follow_runs_topic(&runs, &out, &stop).await;
             }),
         };
+        // Room for exactly one more: most connections follow one thing, and a first push
+        // would reserve four entries.
+        self.subscriptions.reserve_exact(1);
         self.subscriptions.push((key, task));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tick_comes_every_period_and_a_missed_one_is_skipped() {
+        let start = Instant::now();
+        let every = Duration::from_secs(10);
+        // On time: the next tick is one period after the one due.
+        assert_eq!(
+            next_tick(start, every, start + Duration::from_secs(1)),
+            start + every
+        );
+        // The writer was busy past the next tick: it comes one period from now, not at once.
+        let late = start + Duration::from_secs(25);
+        assert_eq!(next_tick(start, every, late), late + every);
     }
 }

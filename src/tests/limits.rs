@@ -133,23 +133,39 @@ async fn the_server_pings_and_closes_clients_that_stay_silent() {
     let data = tempfile::tempdir().unwrap();
     let server = TestServer::start_with(data.path(), None, |c| {
         c.live.ping_every = Duration::from_millis(200);
+        c.live.heartbeat_every = Duration::from_millis(300);
         c.live.read_deadline = Duration::from_millis(1_500);
     })
     .await;
-    // A client that reads answers pings (tungstenite does) and stays connected.
+    // A client that reads answers pings (tungstenite does) and stays connected; pings and
+    // heartbeats (one timer serves both) each keep their own period.
     let mut alive = server.socket().await;
-    let mut pings = 0;
+    let (mut pings, mut heartbeats) = (0, 0);
     let until = tokio::time::Instant::now() + Duration::from_millis(2_500);
     while let Ok(Some(Ok(message))) = tokio::time::timeout_at(until, alive.ws.next()).await {
-        if matches!(message, Message::Ping(_)) {
-            pings += 1;
+        match &message {
+            Message::Ping(_) => pings += 1,
+            Message::Text(text)
+                if serde_json::from_str::<ServerFrame>(text.as_str()).ok()
+                    == Some(ServerFrame::Heartbeat) =>
+            {
+                heartbeats += 1
+            }
+            _ => {}
         }
         assert!(
             !matches!(message, Message::Close(_)),
             "a responsive client is kept"
         );
     }
-    assert!(pings >= 5, "{pings} pings");
+    assert!(
+        (5..=13).contains(&pings),
+        "{pings} pings in 2.5 s, one per 200 ms"
+    );
+    assert!(
+        (4..=9).contains(&heartbeats),
+        "{heartbeats} heartbeats in 2.5 s, one per 300 ms"
+    );
 
     // A client that never reads never answers: closed with 4000 after the read deadline.
     let mut silent = server.socket().await;
