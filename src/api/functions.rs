@@ -247,6 +247,7 @@ pub async fn load_run(id: String) -> Result<Option<RunView>, ServerFnError> {
         epoch: snapshot.epoch,
         now: chrono::Utc::now(),
         silence_ms,
+        order: Some(layout.order.clone()),
         layout: Some(layout),
     }))
 }

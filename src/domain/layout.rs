@@ -9,7 +9,9 @@ use super::graph::Graph;
 use serde::{Deserialize, Serialize};
 
 mod neighbours;
+mod order;
 pub use neighbours::Towards;
+pub use order::LayerOrder;
 
 pub const NODE_W: f64 = 200.0;
 pub const NODE_H: f64 = 64.0;
@@ -68,6 +70,10 @@ pub struct Layout {
     pub width: f64,
     pub height: f64,
     pub fan_outs: Vec<FanOut>,
+    /// The order its layers were found in: sent with a page so that the browser draws this
+    /// layout with [`Layout::in_order`] instead of searching for it again.
+    #[serde(skip)]
+    pub order: LayerOrder,
 }
 
 /// Waypoint slots reserved for edges that span several layers. Past this budget the longest
@@ -84,15 +90,22 @@ impl Layout {
     /// Its cost grows as (steps + needs + waypoints) · log, with waypoints bounded by
     /// [`MAX_WAYPOINTS`], so a graph at the size limits lays out in milliseconds.
     pub fn compute(graph: &Graph) -> Layout {
+        Layout::in_order(graph, None)
+    }
+
+    /// Lays the graph out in the order of its layers `known` from an earlier layout of the same
+    /// graph (its [`Layout::order`]), which skips the costly search for it: the result is that
+    /// layout. An order that does not fit the graph is ignored, and the order searched for.
+    pub fn in_order(graph: &Graph, known: Option<&LayerOrder>) -> Layout {
         let (drawn, fan_outs) = fan_out::collapse(graph);
         Layout {
             fan_outs,
-            ..Layout::of_drawn(&drawn)
+            ..Layout::of_drawn(&drawn, known)
         }
     }
 
     /// Lays out the graph as drawn (wide fan-outs already collapsed).
-    fn of_drawn(graph: &Graph) -> Layout {
+    fn of_drawn(graph: &Graph, known: Option<&LayerOrder>) -> Layout {
         let n = graph.steps.len();
         let index = &graph.index();
         // Edges as (from, to) step indices, in (step, need) declaration order.
@@ -107,7 +120,9 @@ impl Layout {
             })
             .filter(|(from, to)| from != to)
             .collect();
-        let layer_of = layers(graph, &edges);
+        let layer_of = known
+            .and_then(|order| order.layers(n, &edges))
+            .unwrap_or_else(|| layers(graph, &edges));
         let layer_count = layer_of.iter().copied().max().map_or(0, |m| m + 1);
         let span = |(from, to): (usize, usize)| layer_of[to].saturating_sub(layer_of[from]);
         let routed = routed_edges(&edges, span);
@@ -132,13 +147,18 @@ impl Layout {
             chain.push(to);
             chains.push(chain);
         }
-        // Links between slots of adjacent layers, which the ordering untangles.
-        let links: Vec<(SlotId, SlotId)> = chains
-            .iter()
-            .filter(|chain| chain.len() > 2 || span((chain[0], chain[1])) == 1)
-            .flat_map(|chain| chain.windows(2).map(|w| (w[0], w[1])))
-            .collect();
-        order_layers(&mut slots, &links, next_slot);
+        match known.and_then(|order| order.slots(&slots, next_slot)) {
+            Some(ordered) => slots = ordered,
+            None => {
+                // Links between slots of adjacent layers, which the ordering untangles.
+                let links: Vec<(SlotId, SlotId)> = chains
+                    .iter()
+                    .filter(|chain| chain.len() > 2 || span((chain[0], chain[1])) == 1)
+                    .flat_map(|chain| chain.windows(2).map(|w| (w[0], w[1])))
+                    .collect();
+                order_layers(&mut slots, &links, next_slot);
+            }
+        }
 
         // Coordinates: every slot has the node height; layers are centred on the tallest one.
         let row = NODE_H + ROW_GAP;
@@ -198,6 +218,7 @@ impl Layout {
                 2.0 * MARGIN + tallest * row - if tallest > 0.0 { ROW_GAP } else { 0.0 },
             ),
             fan_outs: Vec::new(),
+            order: LayerOrder::of(&slots),
         }
     }
 
@@ -526,5 +547,99 @@ mod tests {
         let y = |id: &str| layout.node(id).unwrap().y;
         assert_eq!(y("a2") < y("a1"), y("b1") < y("b2"));
         assert_eq!(crossing_segments(&Layout::compute(&fan())), 0);
+    }
+
+    fn step(id: &str, needs: Vec<String>) -> GraphStep {
+        GraphStep {
+            id: id.to_owned(),
+            name: String::new(),
+            kind: String::new(),
+            needs,
+            weight: 1.0,
+        }
+    }
+
+    /// The fan-in/fan-out graph plus a fan-out wide enough to be drawn as one node and an
+    /// edge that skips layers.
+    fn wide() -> Graph {
+        let mut g = fan();
+        g.steps
+            .extend((0..30).map(|i| step(&format!("w{i}"), vec!["checkout".into()])));
+        let mut needs: Vec<String> = (0..30).map(|i| format!("w{i}")).collect();
+        needs.push("checkout".into());
+        needs.push("package".into());
+        g.steps.push(step("sink", needs));
+        g
+    }
+
+    #[test]
+    fn a_layout_redrawn_in_its_own_order_is_that_layout() {
+        for g in [fan(), wide(), huge()] {
+            let searched = Layout::compute(&g);
+            assert!(!searched.order.0.is_empty());
+            assert_eq!(Layout::in_order(&g, Some(&searched.order)), searched);
+        }
+    }
+
+    #[test]
+    fn a_known_order_is_followed_without_searching_again() {
+        let g = wide();
+        let searched = Layout::compute(&g);
+        // Every layer upside down: a valid order the search would not pick.
+        let reversed = LayerOrder(
+            searched
+                .order
+                .0
+                .iter()
+                .map(|layer| layer.iter().rev().copied().collect())
+                .collect(),
+        );
+        assert_ne!(reversed, searched.order);
+        let drawn = Layout::in_order(&g, Some(&reversed));
+        assert_eq!(drawn.order, reversed);
+        let y = |layout: &Layout, id: &str| layout.node(id).unwrap().y;
+        assert_eq!(
+            y(&drawn, "build-a") < y(&drawn, "lint"),
+            y(&searched, "build-a") > y(&searched, "lint"),
+            "the second layer is drawn upside down"
+        );
+    }
+
+    #[test]
+    fn an_order_that_does_not_fit_the_graph_is_ignored() {
+        let g = wide();
+        let searched = Layout::compute(&g);
+        let layers = &searched.order.0;
+        let changed = |change: &dyn Fn(&mut Vec<Vec<u32>>)| {
+            let mut order = layers.clone();
+            change(&mut order);
+            LayerOrder(order)
+        };
+        let misfits = [
+            // A step moved one layer right of where its needs put it.
+            changed(&|o| {
+                let moved = o[1].remove(0);
+                o[2].push(moved);
+            }),
+            // A step missing, or listed twice.
+            changed(&|o| {
+                o[1].remove(0);
+            }),
+            changed(&|o| {
+                let again = o[1][0];
+                o[1].push(again);
+            }),
+            // A slot the graph does not have, and one layer too few.
+            changed(&|o| o[1][0] = 9_999),
+            changed(&|o| {
+                o.pop();
+            }),
+            // The order of another graph.
+            Layout::compute(&fan()).order,
+            LayerOrder::default(),
+        ];
+        for order in misfits {
+            assert_eq!(Layout::in_order(&g, Some(&order)), searched, "{order:?}");
+        }
     }
 }

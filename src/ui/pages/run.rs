@@ -51,6 +51,7 @@ fn RunDetail(view: RunView, regrow: Callback<()>, panel: PanelData) -> impl Into
         silence_ms,
         typical,
         layout,
+        order,
     } = view;
     let run_id = initial.id.clone();
     crate::ui::toasts::watch(&run_id);
@@ -80,9 +81,9 @@ fn RunDetail(view: RunView, regrow: Callback<()>, panel: PanelData) -> impl Into
             .map(|s| (s.id.clone(), s.name.clone()))
             .collect(),
     );
-    // Laid out here when the server did not send it (the browser): the panel needs its
-    // fan-outs, the graph the rest.
-    let layout = layout.unwrap_or_else(|| Arc::new(Layout::compute(&graph)));
+    // Drawn here, in the order the server found, when the server did not hand the layout over
+    // (the browser): the panel needs its fan-outs, the graph the rest.
+    let layout = layout.unwrap_or_else(|| Arc::new(Layout::in_order(&graph, order.as_ref())));
     let fan_outs: Arc<HashMap<String, FanOut>> = Arc::new(
         layout
             .fan_outs
