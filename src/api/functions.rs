@@ -182,6 +182,7 @@ pub async fn load_pipeline(
         card: PipelineCard::from(entry.pipeline.as_ref()),
         graph: entry.pipeline.run_graph(),
         plan,
+        order: Some(entry.layout.order.clone()),
         layout: Some(Arc::clone(&entry.layout)),
     }))
 }

@@ -62,6 +62,9 @@ pub struct PipelineView {
     /// See [`RunView::layout`].
     #[serde(skip)]
     pub layout: Option<Arc<Layout>>,
+    /// See [`RunView::order`].
+    #[serde(default)]
+    pub order: Option<LayerOrder>,
 }
 
 /// A run page: the graph, the state as of `state.seq`, and the server's clock at that moment

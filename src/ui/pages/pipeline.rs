@@ -3,7 +3,7 @@
 
 use crate::api::functions::{load_pipeline, StartRun};
 use crate::api::PipelineView;
-use crate::domain::RunState;
+use crate::domain::{Layout, RunState};
 use crate::ui::graph::{GraphView, StepSignals};
 use crate::ui::plan::{preview, query_params, PlanSummary, PLAN_KEY};
 use crate::ui::runs_table::{RunsSource, RunsTable};
@@ -13,6 +13,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// The server's message as it is, without the framework's prefix.
 fn message(error: ServerFnError) -> String {
@@ -72,6 +73,11 @@ fn dry_run_query(_: &leptos::ev::MouseEvent) -> Option<String> {
 
 #[component]
 fn PipelineDetail(data: PipelineView, runs: RunsSource) -> impl IntoView {
+    // In the browser, drawn in the order the server found (see `RunView::order`).
+    let layout = data.layout.clone().or_else(|| {
+        let order = data.order.as_ref()?;
+        Some(Arc::new(Layout::in_order(&data.graph, Some(order))))
+    });
     let plan = data.plan;
     let start = ServerAction::<StartRun>::new();
     let card = data.card;
@@ -159,7 +165,7 @@ fn PipelineDetail(data: PipelineView, runs: RunsSource) -> impl IntoView {
             </div>
             {move || error().map(|e| view! { <p class="error" role="alert">{e}</p> })}
             {summary}
-            <GraphView graph=data.graph steps link_steps=false layout=data.layout/>
+            <GraphView graph=data.graph steps link_steps=false layout/>
             <h2>"Runs"</h2>
             <RunsTable source=runs/>
         </section>
