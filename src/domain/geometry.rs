@@ -146,7 +146,7 @@ impl Path {
             fraction.clamp(0.0, 1.0)
         };
         let lengths = self.lengths();
-        let target = fraction * self.length();
+        let target = fraction * lengths.last().copied().unwrap_or(0.0);
         let sample = lengths.partition_point(|&l| l < target).max(1);
         if sample >= lengths.len() {
             return self.segments.last().map_or(first.from, |s| s.to);

@@ -74,10 +74,10 @@ fn dry_run_query(_: &leptos::ev::MouseEvent) -> Option<String> {
 #[component]
 fn PipelineDetail(data: PipelineView, runs: RunsSource) -> impl IntoView {
     // In the browser, drawn in the order the server found (see `RunView::order`).
-    let layout = data.layout.clone().or_else(|| {
-        let order = data.order.as_ref()?;
-        Some(Arc::new(Layout::in_order(&data.graph, Some(order))))
-    });
+    let layout = data
+        .layout
+        .clone()
+        .unwrap_or_else(|| Arc::new(Layout::in_order(&data.graph, data.order.as_ref())));
     let plan = data.plan;
     let start = ServerAction::<StartRun>::new();
     let card = data.card;
@@ -165,7 +165,7 @@ fn PipelineDetail(data: PipelineView, runs: RunsSource) -> impl IntoView {
             </div>
             {move || error().map(|e| view! { <p class="error" role="alert">{e}</p> })}
             {summary}
-            <GraphView graph=data.graph steps link_steps=false layout/>
+            <GraphView graph=data.graph steps link_steps=false layout=Some(layout)/>
             <h2>"Runs"</h2>
             <RunsTable source=runs/>
         </section>
