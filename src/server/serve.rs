@@ -14,7 +14,7 @@ use super::executor::kill_leftovers;
 use super::origin::{guard, BadOrigin, OriginPolicy};
 use super::request_log::request_span;
 use super::resilience::{resilient, REQUEST_TIMEOUT};
-use super::state::{AppState, Live};
+use super::state::{AppState, AppStateData, Live};
 use super::store::{Store, StoreError};
 use super::tenants::{TenantError, Tenants, TenantsConfig};
 use crate::ui::{shell, App};
@@ -140,7 +140,7 @@ pub async fn build_state(
     let (shutdown, tracker) = (CancellationToken::new(), TaskTracker::new());
     let leptos_options = site_options(addr)?;
     let (hashed_files, split_parts) = super::site_files::read(&leptos_options);
-    let state = AppState {
+    let state = AppState::new(AppStateData {
         hashed_files,
         split_parts,
         leptos_options,
@@ -161,7 +161,7 @@ pub async fn build_state(
         origins: Arc::new(origins),
         auth,
         adhoc_idle_timeout: config.adhoc_idle_timeout,
-    };
+    });
     Ok(state)
 }
 

@@ -10,8 +10,36 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-#[derive(Clone, FromRef)]
-pub struct AppState {
+/// The state every request gets a copy of (axum clones a router's state for each request it
+/// hands a handler, and the middleware for theirs): one reference count to take and drop, not
+/// one per field (a dozen, among them a cancellation token whose clone takes a lock), which
+/// cost a few microseconds of every request.
+#[derive(Clone)]
+pub struct AppState(Arc<AppStateData>);
+
+impl AppState {
+    pub fn new(data: AppStateData) -> AppState {
+        AppState(Arc::new(data))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppStateData;
+
+    fn deref(&self) -> &AppStateData {
+        &self.0
+    }
+}
+
+/// Leptos's handlers take their options from the state.
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> LeptosOptions {
+        state.leptos_options.clone()
+    }
+}
+
+/// What every [`AppState`] copy refers to.
+pub struct AppStateData {
     pub leptos_options: LeptosOptions,
     pub tenants: Arc<Tenants>,
     pub live: Live,

@@ -58,7 +58,7 @@ pub async fn ws_handler(
     // One box instead of four captures: axum's upgrade task keeps its callback's captures for
     // the connection's whole life, beside the future the callback returns (which holds them
     // again). The admission is boxed too: it is large and, with authentication off, absent.
-    let parts = Box::new((runs, state.live, closer, admission.map(Box::new)));
+    let parts = Box::new((runs, state.live.clone(), closer, admission.map(Box::new)));
     Ok(ws
         .max_message_size(max)
         .max_frame_size(max)

@@ -182,7 +182,7 @@ pub fn SplitPreloads() -> impl IntoView {
     {
         use crate::server::state::AppState;
         let path = use_context::<http::request::Parts>().map(|parts| parts.uri.path().to_owned());
-        let parts = use_context::<AppState>().map(|state| state.split_parts);
+        let parts = use_context::<AppState>().map(|state| state.split_parts.clone());
         let links = path.as_deref().and_then(view_at).and_then(|view| {
             let (loader, modules) = parts.as_ref()?.of_page(view)?;
             let modules = modules
