@@ -3,6 +3,7 @@
 pub mod board;
 pub mod frames;
 pub mod functions;
+pub mod page_state;
 pub mod security;
 pub mod views;
 
@@ -17,5 +18,6 @@ pub const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPH
 
 pub use board::{BoardPipeline, BoardView, Stage, BOARD_ROWS};
 pub use frames::{ClientOp, OpKind, Position, Resync, ServerFrame, SystemSample};
+pub use page_state::PageState;
 pub use security::{Access, AuditEntry, AuditFilter, Viewer};
 pub use views::{PastStep, PipelineCard, PipelineView, RunView, RunsPage, RunsQuery};

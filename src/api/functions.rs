@@ -244,7 +244,7 @@ pub async fn load_run(id: String) -> Result<Option<RunView>, ServerFnError> {
     Ok(Some(RunView {
         typical,
         graph,
-        state: snapshot.state,
+        state: snapshot.state.into(),
         epoch: snapshot.epoch,
         now: chrono::Utc::now(),
         silence_ms,

@@ -1,7 +1,7 @@
 //! What the pages load through server functions.
 
 use crate::domain::layout::LayerOrder;
-use crate::domain::{Graph, Layout, ParamSpec, Pipeline, Plan, RunState};
+use crate::domain::{Graph, Layout, ParamSpec, Pipeline, Plan};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -72,7 +72,7 @@ pub struct PipelineView {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunView {
     pub graph: Graph,
-    pub state: RunState,
+    pub state: super::PageState,
     /// The history `state.seq` belongs to: the browser resumes the live stream with both.
     pub epoch: String,
     pub now: DateTime<Utc>,

@@ -84,11 +84,15 @@ pub fn GraphView(
                     viewport.measure(&wrap, width);
                 }
             };
-            // Once hydrated: draw live what the window most likely shows, in place of the
-            // server's drawing, then measure it exactly on the next frame.
+            // Once hydrated: draw live what the window shows, in place of the server's
+            // drawing. That drawing has the live one's size and place and was laid out for the
+            // first paint, so it is measured (cheaply) first; had the view been assumed instead,
+            // the next frame's measure would redraw the difference before the page went live.
+            // Measured again on the next frame, should the swap have moved anything.
             Effect::new(move |_| {
-                if wrap.get().is_some() {
+                if let Some(wrap) = wrap.get() {
                     viewport.assume_unscrolled();
+                    viewport.measure(&wrap, width);
                     drawn.set(true);
                     request_animation_frame(measure);
                 }
@@ -233,69 +237,91 @@ impl Drawing {
         } = self.clone();
         // Per element, only what decides whether it is seen is worked out now; the rest when
         // it is first drawn (most elements of a big graph never are).
-        let edges = (0..layout.edges.len())
-            .map(|i| {
-                let (layout, states) = (Arc::clone(&layout), states.clone());
-                let bounds = layout.edges[i].path.bounds();
+        let edge_groups = viewport.group(layout.edges.iter().map(|e| e.path.bounds()));
+        let edges = edge_groups
+            .iter()
+            .map(|(tiles, members)| {
+                let (layout, states, members) =
+                    (Arc::clone(&layout), states.clone(), members.clone());
+                let tiles = *tiles;
                 view! {
-                    <Show when=move || viewport.shows(bounds)>
+                    <Show when=move || viewport.shows(tiles)>
                         {
-                            let edge = &layout.edges[i];
-                            view! {
-                                <EdgeView
-                                    from_state=states.of(&edge.from)
-                                    from=edge.from.clone()
-                                    to=edge.to.clone()
-                                    d=edge.path.to_svg()
-                                />
-                            }
+                            members
+                                .iter()
+                                .map(|&i| {
+                                    let edge = &layout.edges[i];
+                                    view! {
+                                        <EdgeView
+                                            from_state=states.of(&edge.from)
+                                            from=edge.from.clone()
+                                            to=edge.to.clone()
+                                            d=edge.path.to_svg()
+                                        />
+                                    }
+                                })
+                                .collect_view()
                         }
                     </Show>
                 }
             })
             .collect_view();
         let selection = Selector::new(move || selected.and_then(|s| s.get()));
-        let nodes = (0..layout.nodes.len())
-            .map(|i| {
+        let node_groups = viewport
+            .group((layout.nodes.iter()).map(|node| Rect::new(node.x, node.y, NODE_W, NODE_H)));
+        let nodes = node_groups
+            .into_iter()
+            .map(|(tiles, members)| {
                 let (layout, states, names) =
                     (Arc::clone(&layout), states.clone(), Arc::clone(&names));
                 let selection = selection.clone();
-                let node = &layout.nodes[i];
-                let bounds = Rect::new(node.x, node.y, NODE_W, NODE_H);
                 view! {
-                    <Show when=move || viewport.shows(bounds)>
+                    <Show when=move || viewport.shows(tiles)>
                         {
-                            let node = &layout.nodes[i];
-                            let (name, kind) = names.get(&node.id).cloned().unwrap_or_default();
-                            let link = link_steps;
-                            let (selection, key) = (selection.clone(), Some(node.id.clone()));
-                            let selected = Signal::derive(move || selection.selected(&key));
-                            view! {
-                                <NodeView
-                                    id=node.id.clone()
-                                    name
-                                    kind
-                                    x=node.x
-                                    y=node.y
-                                    step=states.of(&node.id)
-                                    link
-                                    selected
-                                />
-                            }
+                            members
+                                .iter()
+                                .map(|&i| {
+                                    let node = &layout.nodes[i];
+                                    let (name, kind) =
+                                        names.get(&node.id).cloned().unwrap_or_default();
+                                    let link = link_steps;
+                                    let (selection, key) =
+                                        (selection.clone(), Some(node.id.clone()));
+                                    let selected =
+                                        Signal::derive(move || selection.selected(&key));
+                                    view! {
+                                        <NodeView
+                                            id=node.id.clone()
+                                            name
+                                            kind
+                                            x=node.x
+                                            y=node.y
+                                            step=states.of(&node.id)
+                                            link
+                                            selected
+                                        />
+                                    }
+                                })
+                                .collect_view()
                         }
                     </Show>
                 }
             })
             .collect_view();
-        let markers = (0..layout.edges.len())
-            .map(|i| {
+        let markers = edge_groups
+            .into_iter()
+            .map(|(tiles, members)| {
                 let (layout, states) = (Arc::clone(&layout), states.clone());
-                let bounds = layout.edges[i].path.bounds();
                 view! {
-                    <Show when=move || viewport.shows(bounds)>
+                    <Show when=move || viewport.shows(tiles)>
                         {
-                            let edge = &layout.edges[i];
-                            view! { <MarkerView edge=edge.clone() step=states.of(&edge.from)/> }
+                            members
+                                .iter()
+                                .map(|&i| {
+                                    let edge = &layout.edges[i];
+                                    view! { <MarkerView edge=edge.clone() step=states.of(&edge.from)/> }
+                                })
+                                .collect_view()
                         }
                     </Show>
                 }

@@ -8,8 +8,14 @@ use leptos::prelude::*;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+/// Each step's signal, and the read-only handle to it that views take (made once: turning a
+/// signal into a `Signal` allocates, and a big graph's minimap, drawing and timeline each asked
+/// for thousands).
 #[derive(Clone, Copy)]
-pub struct StepSignals(StoredValue<HashMap<String, RwSignal<StepState>>>);
+pub struct StepSignals(StoredValue<HashMap<String, StepSignal>>);
+
+/// A step's signal and its read-only handle.
+type StepSignal = (RwSignal<StepState>, Signal<StepState>);
 
 impl StepSignals {
     /// Signals for `ids`, set from `state` (a step it lacks starts as the default, pending).
@@ -17,8 +23,8 @@ impl StepSignals {
         let signals = ids
             .into_iter()
             .map(|id| {
-                let step = state.steps.get(id).cloned().unwrap_or_default();
-                (id.to_owned(), RwSignal::new(step))
+                let step = RwSignal::new(state.steps.get(id).cloned().unwrap_or_default());
+                (id.to_owned(), (step, step.into()))
             })
             .collect();
         StepSignals(StoredValue::new(signals))
@@ -27,8 +33,8 @@ impl StepSignals {
     /// The step's signal (a constant default for an unknown id).
     pub fn get(&self, id: &str) -> Signal<StepState> {
         self.0
-            .with_value(|map| map.get(id).copied())
-            .map_or_else(|| Signal::stored(StepState::default()), Into::into)
+            .with_value(|map| map.get(id).map(|(_, read)| *read))
+            .unwrap_or_else(|| Signal::stored(StepState::default()))
     }
 
     /// Copies the given steps' states from `state` into their signals, notifying only where
@@ -37,7 +43,7 @@ impl StepSignals {
     pub fn sync<'a>(&self, state: &RunState, ids: impl IntoIterator<Item = &'a str>) {
         let _ = self.0.try_with_value(|map| {
             for id in ids {
-                let (Some(signal), Some(step)) = (map.get(id), state.steps.get(id)) else {
+                let (Some((signal, _)), Some(step)) = (map.get(id), state.steps.get(id)) else {
                     continue;
                 };
                 let changed = signal

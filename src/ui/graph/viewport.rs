@@ -8,6 +8,7 @@
 
 use crate::domain::geometry::Rect;
 use leptos::prelude::*;
+use std::collections::HashMap;
 
 /// Graphs with at least this many steps are drawn only where they are seen.
 pub const VIRTUAL_FROM: usize = 300;
@@ -16,6 +17,7 @@ pub const VIRTUAL_FROM: usize = 300;
 pub const MIN_SHARE: f64 = 0.8;
 /// Graph units kept drawn beyond each side of the visible area, so scrolling shows a drawn
 /// graph while the next measure catches up.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 const MARGIN: f64 = 400.0;
 /// The window the server draws a big graph's first screen for (a large desktop's, in CSS
 /// pixels): smaller windows see part of it, a wall screen sees the rest once hydrated.
@@ -25,6 +27,7 @@ const FIRST_WINDOW: (f64, f64) = (1920.0, 1200.0);
 /// The part of a graph that a `width` × `height` window shows when the graph starts near its
 /// top-left corner, unscrolled, at the smallest scale the stylesheet allows ([`MIN_SHARE`]),
 /// with the margin.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 fn unscrolled(width: f64, height: f64) -> Rect {
     let scale = 1.0 / MIN_SHARE;
     Rect {
@@ -34,17 +37,28 @@ fn unscrolled(width: f64, height: f64) -> Rect {
 }
 
 /// What the server draws of a big graph for browsers with JavaScript: what [`FIRST_WINDOW`]
-/// shows unscrolled. The browser parses only that before its script draws the rest of what it
-/// shows (see [`super::still`]).
+/// shows unscrolled, without the margin the live drawing keeps for scrolling (the script
+/// replaces this drawing before anyone scrolls far; the margin made it half as large again,
+/// and styling and laying it out is the largest task before the script can start). The
+/// browser parses only that before its script draws the rest of what it shows (see
+/// [`super::still`]).
 #[cfg(feature = "ssr")]
 pub fn first_screen() -> Rect {
-    unscrolled(FIRST_WINDOW.0, FIRST_WINDOW.1)
+    let scale = 1.0 / MIN_SHARE;
+    Rect::new(0.0, 0.0, FIRST_WINDOW.0 * scale, FIRST_WINDOW.1 * scale)
 }
 
 /// Side of the square tiles that elements watch, in graph units. One signal watched by every
 /// element made each move of the view quadratic: each of thousands of subscribers leaving a
 /// long subscriber list. Elements watch the few tiles they overlap; a tile watches the view.
 const TILE: f64 = 512.0;
+
+/// A block of tiles, first to last column and row (inclusive).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Tiles {
+    columns: (usize, usize),
+    rows: (usize, usize),
+}
 
 /// The part of the graph to draw (`None`: all of it), and the graph's tiles.
 #[derive(Clone, Copy)]
@@ -80,30 +94,58 @@ impl Viewport {
         }
     }
 
-    /// Whether something occupying `rect` is drawn: whether a tile it overlaps is seen
-    /// (tracked: it changes as the view moves).
-    pub fn shows(&self, rect: Rect) -> bool {
+    /// The indices of elements occupying `rects`, grouped by the tiles each overlaps (groups
+    /// in order of their first element, elements in order within each). Elements over the
+    /// same tiles are shown and hidden together, so a group needs one `Show` where one per
+    /// element cost a 2,000-step page some 10,000 of them (a memo and an effect each) before
+    /// it could draw its first screen. A graph drawn whole is one group.
+    pub fn group(&self, rects: impl Iterator<Item = Rect>) -> Vec<(Tiles, Vec<usize>)> {
+        let mut groups: Vec<(Tiles, Vec<usize>)> = Vec::new();
+        let mut index: HashMap<Tiles, usize> = HashMap::new();
+        for (i, rect) in rects.enumerate() {
+            let tiles = self.tiles_under(rect);
+            let group = *index.entry(tiles).or_insert_with(|| {
+                groups.push((tiles, Vec::new()));
+                groups.len() - 1
+            });
+            groups[group].1.push(i);
+        }
+        groups
+    }
+
+    /// The tiles `rect` overlaps (all of them, as one group, when everything is drawn).
+    fn tiles_under(&self, rect: Rect) -> Tiles {
+        if self.columns == 0 {
+            return Tiles::default();
+        }
+        Tiles {
+            columns: (tile_of(rect.min.x), tile_of(rect.max.x)),
+            rows: (tile_of(rect.min.y), tile_of(rect.max.y)),
+        }
+    }
+
+    /// Whether what lies over `tiles` is drawn: whether one of them is seen (tracked: it
+    /// changes as the view moves).
+    pub fn shows(&self, tiles: Tiles) -> bool {
         if self.columns == 0 {
             return true;
         }
         let (columns, rows) = (
-            tile_of(rect.min.x)..=tile_of(rect.max.x),
-            tile_of(rect.min.y)..=tile_of(rect.max.y),
+            tiles.columns.0..=tiles.columns.1,
+            tiles.rows.0..=tiles.rows.1,
         );
-        self.tiles.with_value(|tiles| {
+        self.tiles.with_value(|seen| {
             rows.flat_map(|row| {
                 columns
                     .clone()
                     .map(move |column| row * self.columns + column)
             })
-            .any(|i| tiles.get(i).is_some_and(|tile| tile.get()))
+            .any(|i| seen.get(i).is_some_and(|tile| tile.get()))
         })
     }
 
-    /// Before the first measurement: what the window shows of the graph unscrolled
-    /// ([`unscrolled`]). Needs no layout: measuring while the server's drawing is still in the
-    /// page would lay out all of it (tens of milliseconds) just to remove it. The next
-    /// measurement corrects it.
+    /// What the window shows of the graph unscrolled ([`unscrolled`]), needing no layout: the
+    /// view where a measurement cannot be made (the graph not laid out yet).
     #[cfg(feature = "hydrate")]
     pub fn assume_unscrolled(&self) {
         let size = |v: Result<wasm_bindgen::JsValue, _>| v.ok().and_then(|v| v.as_f64());
@@ -173,4 +215,63 @@ impl Viewport {
 /// the first tile).
 fn tile_of(at: f64) -> usize {
     (at.max(0.0) / TILE) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs `test` with a reactive owner, which the signals need.
+    fn reactive(test: impl FnOnce()) {
+        Owner::new().with(test)
+    }
+
+    #[test]
+    fn elements_over_the_same_tiles_share_a_group_in_order_of_first_element() {
+        reactive(|| {
+            let viewport = Viewport::new(4.0 * TILE, 2.0 * TILE, true);
+            let rects = [
+                Rect::new(10.0, 10.0, 200.0, 64.0),          // tile (0, 0)
+                Rect::new(TILE + 10.0, 10.0, 200.0, 64.0),   // tile (1, 0)
+                Rect::new(300.0, 10.0, 200.0, 64.0),         // tiles (0..=0, 0): the first group
+                Rect::new(TILE - 100.0, 10.0, 200.0, 64.0),  // tiles (0..=1, 0): its own group
+                Rect::new(TILE + 300.0, 100.0, 100.0, 64.0), // tile (1, 0) again
+            ];
+            let groups = viewport.group(rects.into_iter());
+            let members: Vec<&[usize]> = groups.iter().map(|(_, m)| m.as_slice()).collect();
+            assert_eq!(members, [&[0, 2][..], &[1, 4], &[3]]);
+            // Before the browser measures, everything is drawn (the server's view).
+            assert!(groups.iter().all(|(tiles, _)| viewport.shows(*tiles)));
+        });
+    }
+
+    #[test]
+    fn a_group_is_shown_while_any_of_its_tiles_is_seen() {
+        reactive(|| {
+            let viewport = Viewport::new(4.0 * TILE, 2.0 * TILE, true);
+            let rects = [
+                Rect::new(10.0, 10.0, 100.0, 64.0),
+                Rect::new(TILE - 50.0, 10.0, 100.0, 64.0),
+                Rect::new(3.0 * TILE + 10.0, TILE + 10.0, 100.0, 64.0),
+            ];
+            let groups = viewport.group(rects.into_iter());
+            viewport
+                .view
+                .set(Some(Rect::new(TILE + 1.0, 0.0, TILE - 2.0, TILE - 2.0)));
+            let shown: Vec<bool> = groups.iter().map(|(t, _)| viewport.shows(*t)).collect();
+            assert_eq!(shown, [false, true, false]);
+        });
+    }
+
+    #[test]
+    fn a_graph_drawn_whole_is_one_group_always_shown() {
+        reactive(|| {
+            let viewport = Viewport::new(4.0 * TILE, 2.0 * TILE, false);
+            let rects = (0..5).map(|i| Rect::new(i as f64 * TILE, 0.0, 100.0, 64.0));
+            let groups = viewport.group(rects);
+            assert_eq!(groups.len(), 1);
+            assert_eq!(groups[0].1, [0, 1, 2, 3, 4]);
+            assert!(viewport.shows(groups[0].0));
+        });
+    }
 }

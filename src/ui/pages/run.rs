@@ -3,7 +3,7 @@
 use crate::api::functions::load_run;
 use crate::api::RunView;
 use crate::domain::fan_out::FanOut;
-use crate::domain::Layout;
+use crate::domain::{Layout, RunState};
 use crate::ui::conn::Conn;
 use crate::ui::fan_out_panel::FanOutPanel;
 use crate::ui::gantt::Gantt;
@@ -53,6 +53,7 @@ fn RunDetail(view: RunView, regrow: Callback<()>, panel: PanelData) -> impl Into
         layout,
         order,
     } = view;
+    let initial: RunState = initial.into();
     let run_id = initial.id.clone();
     crate::ui::toasts::watch(&run_id);
     let finished_at_load = initial.status.is_terminal();
