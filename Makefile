@@ -43,9 +43,11 @@ FRAMES_ARGS ?=
 # The release wasm bundle is split by page (`cargo leptos build --split`). Its main module,
 # which every page loads, may not exceed WASM_GZIP_BUDGET bytes gzipped, nor any page's first
 # visit (main module + that page's own parts) WASM_PAGE_GZIP_BUDGET: `make test` builds the
-# release frontend and fails above either, so the bundle cannot grow unnoticed.
+# release frontend and fails above either, so the bundle cannot grow unnoticed. The page
+# budget rose from 760,000 on 2026-12-03: the run page's drawing by blocks of tiles and its
+# short state cost it 1.7 KB, for a 2,000-step page live a fifth sooner (README, Performance).
 WASM_GZIP_BUDGET ?= 276000
-WASM_PAGE_GZIP_BUDGET ?= 760000
+WASM_PAGE_GZIP_BUDGET ?= 765000
 
 # Extra arguments for `playwright test`, e.g. E2E_ARGS="--project js -g marker".
 E2E_ARGS ?=

@@ -62,7 +62,7 @@ export async function startServer(binary = join(ROOT, 'target/release/signalbox'
     } catch {}
     await sleep(100);
   }
-  return { base, stop };
+  return { base, stop, pid: server.pid };
 }
 
 export function launchChromium() {

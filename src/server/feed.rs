@@ -50,14 +50,14 @@ enum Start {
     Snapshot(Option<Resync>),
 }
 
-fn plan(resume: &Resume, current: &Snapshot) -> Start {
+/// How to start a subscription to a run whose history `epoch` is at `head`.
+fn plan(resume: &Resume, head: Seq, epoch: &str) -> Start {
     let since = match &resume.since {
         None => return Start::Snapshot(None),
         Some(Position::Invalid(_)) => return Start::Snapshot(Some(Resync::Malformed)),
         Some(Position::At(since)) => *since,
     };
-    let head = current.state.seq;
-    if resume.epoch.as_ref().is_some_and(|e| *e != current.epoch) {
+    if resume.epoch.as_ref().is_some_and(|e| e != epoch) {
         Start::Snapshot(Some(Resync::EpochChanged))
     } else if since > head {
         Start::Snapshot(Some(Resync::UnknownSeq))
@@ -155,22 +155,32 @@ async fn start_run(
     resume: Resume,
     sink: &impl FrameSink,
 ) -> Result<Seq, Stop> {
-    let current = match runs.snapshot(run).await {
+    // The frame a fresh subscriber gets; its seq and epoch decide the rest.
+    let current = match runs.snapshot_frame(run).await {
         Ok(current) => current,
         Err(e) => return report(sink, e).await.map(|()| 0),
     };
-    let epoch = current.epoch.clone();
-    let (last, recovered) = match plan(&resume, &current) {
+    let (last, recovered, epoch) = match plan(&resume, current.seq, &current.epoch) {
         Start::Replay(since) => {
             let mut last = since;
-            catch_up(runs, run, &mut last, current.state.seq, sink).await?;
-            (last, Some(true))
+            catch_up(runs, run, &mut last, current.seq, sink).await?;
+            (last, Some(true), current.epoch.clone())
         }
+        Start::Snapshot(None) => {
+            let (seq, epoch) = (current.seq, current.epoch.clone());
+            sink.send(Outgoing::Snapshot(current)).await?;
+            (seq, None, epoch)
+        }
+        // A resume that cannot be honoured: the frame says why, so it is the client's own.
         Start::Snapshot(reason) => {
-            let seq = current.state.seq;
-            sink.send(snapshot_frame(run, current, reason).into())
+            let snapshot = match runs.snapshot(run).await {
+                Ok(snapshot) => snapshot,
+                Err(e) => return report(sink, e).await.map(|()| 0),
+            };
+            let (seq, epoch) = (snapshot.state.seq, snapshot.epoch.clone());
+            sink.send(snapshot_frame(run, snapshot, reason).into())
                 .await?;
-            (seq, None)
+            (seq, None, epoch)
         }
     };
     let subscribed = ServerFrame::Subscribed {
@@ -433,16 +443,16 @@ pub async fn follow_runs_topic(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::RunState;
-    use chrono::Utc;
 
-    fn at(seq: Seq, epoch: &str) -> Snapshot {
-        let mut state = RunState::new("r", None, "r", &Default::default(), Utc::now());
-        state.seq = seq;
-        Snapshot {
-            state,
-            epoch: epoch.into(),
-        }
+    /// A run's history `epoch` at `seq`.
+    struct At(Seq, &'static str);
+
+    fn at(seq: Seq, epoch: &'static str) -> At {
+        At(seq, epoch)
+    }
+
+    fn plan(resume: &Resume, current: &At) -> Start {
+        super::plan(resume, current.0, current.1)
     }
 
     fn resume(since: Option<Position>, epoch: Option<&str>) -> Resume {

@@ -5,7 +5,7 @@
 //! Events and logs travel on separate channels (one per run, one per step of a run), so a
 //! chatty step's log can never make the run's event subscribers lag.
 
-use crate::domain::{LogLine, RunSummary, Seq, StoredEvent};
+use crate::domain::{LogLine, RunState, RunSummary, Seq, StoredEvent};
 use axum::extract::ws::Utf8Bytes;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -134,6 +134,45 @@ impl EventBatch {
         self.events.first().map(|e| e.seq)
     }
 }
+/// A run's `snapshot` frame as of `seq`, for subscribers that asked for no position (no
+/// resync reason to give): serialised once and sent as these very bytes to each of them until
+/// the run moves on. A page of viewers connects at once, and serialising a big run's state
+/// (270 KB for 2,000 steps) for each was the largest part of a connect after the TCP work.
+#[derive(Debug, PartialEq)]
+pub struct SnapshotFrame {
+    pub seq: Seq,
+    pub epoch: String,
+    pub frame: Utf8Bytes,
+}
+
+/// The `snapshot` frame of PROTOCOL.md without a resync reason, serialised from a borrowed
+/// state (the same bytes as `ServerFrame::Snapshot`).
+#[derive(Serialize)]
+#[serde(tag = "type", rename = "snapshot")]
+struct FreshSnapshot<'a> {
+    run: &'a str,
+    seq: Seq,
+    epoch: &'a str,
+    state: &'a RunState,
+}
+
+impl SnapshotFrame {
+    pub fn new(run: &str, state: &RunState, epoch: &str) -> SnapshotFrame {
+        let frame = serde_json::to_string(&FreshSnapshot {
+            run,
+            seq: state.seq,
+            epoch,
+            state,
+        })
+        .expect("snapshots serialise");
+        SnapshotFrame {
+            seq: state.seq,
+            epoch: epoch.to_owned(),
+            frame: frame.into(),
+        }
+    }
+}
+
 /// Consecutive log lines of one step.
 pub type LogBatch = Vec<LogLine>;
 /// A step's log channel: (run, step).
@@ -219,6 +258,37 @@ mod tests {
         };
         assert_eq!(batch.frame.as_str(), serde_json::to_string(&owned).unwrap());
         assert_eq!(batch.first_seq(), Some(3));
+    }
+
+    #[test]
+    fn a_shared_snapshot_frame_is_the_protocol_frame() {
+        use crate::api::ServerFrame;
+        use crate::domain::{Graph, GraphStep};
+        let graph = Graph {
+            steps: vec![GraphStep {
+                id: "a".into(),
+                name: "A".into(),
+                kind: String::new(),
+                needs: Vec::new(),
+                weight: 1.0,
+            }],
+        };
+        let mut state = RunState::new("r1", None, "nightly", &graph, chrono::Utc::now());
+        state.seq = 7;
+        let shared = SnapshotFrame::new("r1", &state, "e1");
+        let owned = ServerFrame::Snapshot {
+            run: "r1".into(),
+            seq: 7,
+            epoch: "e1".into(),
+            state: Box::new(state),
+            recovered: None,
+            reason: None,
+        };
+        assert_eq!(
+            shared.frame.as_str(),
+            serde_json::to_string(&owned).unwrap()
+        );
+        assert_eq!((shared.seq, shared.epoch.as_str()), (7, "e1"));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! else, and its memory stays bounded by the queue.
 
 use super::feed::{FrameSink, Stop};
-use super::hub::EventBatch;
+use super::hub::{EventBatch, SnapshotFrame};
 use crate::api::ServerFrame;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -67,13 +67,14 @@ impl CloseReason {
     };
 }
 
-/// What a live connection sends: a frame of its own, or a published batch of events whose
-/// frame was serialised once for all subscribers.
+/// What a live connection sends: a frame of its own, or one serialised once for all
+/// subscribers (a published batch of events, a run's snapshot).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Outgoing {
     /// Boxed: queue slots are allocated in blocks, for every connection, and stay small.
     Frame(Box<ServerFrame>),
     Shared(Arc<EventBatch>),
+    Snapshot(Arc<SnapshotFrame>),
 }
 
 impl From<ServerFrame> for Outgoing {

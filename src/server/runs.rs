@@ -6,7 +6,7 @@
 //! A commit and its publish run in a task of their own, so a producer hanging up cannot leave
 //! a committed event unpublished.
 
-use super::hub::Hub;
+use super::hub::{Hub, SnapshotFrame};
 use super::store::{Commit, LogAppend, RunFilter, RunRecord, Store, StoreError};
 use crate::domain::log::clip_line;
 use crate::domain::{EventKind, LogLine, NewEvent, RunState, RunSummary, Seq, Status, StoredEvent};
@@ -62,6 +62,23 @@ struct Cached {
     snapshot: Snapshot,
     /// Seq of the last stored checkpoint.
     checkpoint_seq: Seq,
+    /// The snapshot frame last serialised, current while its seq and epoch are the state's
+    /// (every change of the state is an event, which moves the seq).
+    frame: Option<Arc<SnapshotFrame>>,
+}
+
+impl Cached {
+    /// The state's snapshot frame, serialised only if the state moved since the last one.
+    fn frame(&mut self, run: &str) -> Arc<SnapshotFrame> {
+        let Snapshot { state, epoch } = &self.snapshot;
+        match &self.frame {
+            Some(frame) if frame.seq == state.seq && frame.epoch == *epoch => Arc::clone(frame),
+            _ => Arc::clone(
+                self.frame
+                    .insert(Arc::new(SnapshotFrame::new(run, state, epoch))),
+            ),
+        }
+    }
 }
 
 type Slot = Arc<tokio::sync::Mutex<Option<Cached>>>;
@@ -156,6 +173,13 @@ impl Runs {
     pub async fn snapshot(&self, run: &str) -> Result<Snapshot, RunError> {
         let mut lease = self.lease(run).await;
         self.loaded(&mut lease).await.map(|c| c.snapshot.clone())
+    }
+
+    /// The run's `snapshot` frame as of its latest stored event, for a subscriber that asked
+    /// for no position: the same bytes for every such subscriber until the run moves on.
+    pub async fn snapshot_frame(&self, run: &str) -> Result<Arc<SnapshotFrame>, RunError> {
+        let mut lease = self.lease(run).await;
+        self.loaded(&mut lease).await.map(|c| c.frame(run))
     }
 
     /// Ends every open step and then the run with `status`, deciding what is open under the
@@ -353,6 +377,7 @@ impl Runs {
                     epoch: record.epoch,
                 },
                 checkpoint_seq,
+                frame: None,
             });
         }
         Ok(lease.cached().as_mut().expect("loaded above"))
@@ -482,6 +507,60 @@ mod tests {
                 rows: None,
             })
         })
+    }
+
+    /// A service over a fresh store with one run, `r1`, of one step `a`.
+    async fn one_run(dir: &std::path::Path) -> Arc<Runs> {
+        let store = Store::open(&dir.join("db.sqlite")).await.unwrap();
+        let runs = Arc::new(Runs::new(Arc::new(store), Arc::new(Hub::default())));
+        let graph = crate::domain::Graph {
+            steps: vec![crate::domain::GraphStep {
+                id: "a".into(),
+                name: String::new(),
+                kind: String::new(),
+                needs: Vec::new(),
+                weight: 1.0,
+            }],
+        };
+        let now = Utc::now();
+        let initial = RunState::new("r1", None, "r1", &graph, now);
+        let record = RunRecord {
+            id: "r1".into(),
+            pipeline: None,
+            name: "r1".into(),
+            graph,
+            executor: false,
+            created_at: now,
+            epoch: "e1".into(),
+            summary: initial.summary(),
+        };
+        assert!(runs.create(record).await.unwrap().1);
+        runs
+    }
+
+    #[tokio::test]
+    async fn a_snapshot_frame_is_serialised_once_per_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let runs = one_run(dir.path()).await;
+        let first = runs.snapshot_frame("r1").await.unwrap();
+        let again = runs.snapshot_frame("r1").await.unwrap();
+        assert!(
+            Arc::ptr_eq(&first, &again),
+            "the same bytes while nothing happened"
+        );
+        runs.append(
+            "r1",
+            vec![NewEvent::new(EventKind::RunStarted {
+                params: Default::default(),
+            })],
+        )
+        .await
+        .unwrap();
+        let moved = runs.snapshot_frame("r1").await.unwrap();
+        assert_eq!((first.seq, moved.seq), (0, 1));
+        let state = runs.snapshot("r1").await.unwrap().state;
+        let expected = SnapshotFrame::new("r1", &state, "e1");
+        assert_eq!(*moved, expected, "the new state's frame, not the old one");
     }
 
     #[test]

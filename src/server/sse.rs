@@ -92,6 +92,12 @@ fn event_messages(events: &[StoredEvent]) -> Vec<Result<Event, Infallible>> {
 fn messages(outgoing: Outgoing) -> Vec<Result<Event, Infallible>> {
     let frame = match outgoing {
         Outgoing::Shared(batch) => return event_messages(&batch.events),
+        Outgoing::Snapshot(snapshot) => {
+            return vec![Ok(Event::default()
+                .event("snapshot")
+                .id(snapshot.seq.to_string())
+                .data(snapshot.frame.as_str()))]
+        }
         Outgoing::Frame(frame) => *frame,
     };
     match frame {

@@ -301,6 +301,7 @@ fn next_tick(due: Instant, every: Duration, now: Instant) -> Instant {
 fn to_message(outgoing: Outgoing) -> Message {
     match outgoing {
         Outgoing::Shared(batch) => Message::Text(batch.frame.clone()),
+        Outgoing::Snapshot(snapshot) => Message::Text(snapshot.frame.clone()),
         // Frames are plain data (string-keyed maps, finite numbers): they always serialise.
         Outgoing::Frame(frame) => Message::Text(
             serde_json::to_string(&frame)

@@ -236,7 +236,9 @@ impl Drawing {
             viewport,
         } = self.clone();
         // Per element, only what decides whether it is seen is worked out now; the rest when
-        // it is first drawn (most elements of a big graph never are).
+        // it is first drawn (most elements of a big graph never are). A group's elements are
+        // type-erased views: lists of them are compiled once for the whole bundle, where a
+        // list of each kind of element made the run page's WebAssembly several KB larger.
         let edge_groups = viewport.group(layout.edges.iter().map(|e| e.path.bounds()));
         let edges = edge_groups
             .iter()
@@ -260,6 +262,7 @@ impl Drawing {
                                         />
                                     }
                                 })
+                                .map(IntoAny::into_any)
                                 .collect_view()
                         }
                     </Show>
@@ -302,6 +305,7 @@ impl Drawing {
                                         />
                                     }
                                 })
+                                .map(IntoAny::into_any)
                                 .collect_view()
                         }
                     </Show>
@@ -321,6 +325,7 @@ impl Drawing {
                                     let edge = &layout.edges[i];
                                     view! { <MarkerView edge=edge.clone() step=states.of(&edge.from)/> }
                                 })
+                                .map(IntoAny::into_any)
                                 .collect_view()
                         }
                     </Show>

@@ -8,7 +8,6 @@
 
 use crate::domain::geometry::Rect;
 use leptos::prelude::*;
-use std::collections::HashMap;
 
 /// Graphs with at least this many steps are drawn only where they are seen.
 pub const VIRTUAL_FROM: usize = 300;
@@ -54,7 +53,7 @@ pub fn first_screen() -> Rect {
 const TILE: f64 = 512.0;
 
 /// A block of tiles, first to last column and row (inclusive).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Tiles {
     columns: (usize, usize),
     rows: (usize, usize),
@@ -101,11 +100,22 @@ impl Viewport {
     /// it could draw its first screen. A graph drawn whole is one group.
     pub fn group(&self, rects: impl Iterator<Item = Rect>) -> Vec<(Tiles, Vec<usize>)> {
         let mut groups: Vec<(Tiles, Vec<usize>)> = Vec::new();
-        let mut index: HashMap<Tiles, usize> = HashMap::new();
+        // The groups by their first tile (row-major), so an element's is found among a few.
+        // (No hash map: a map keyed by tiles made the bundle larger for nothing.)
+        let mut by_first_tile: Vec<Vec<usize>> = Vec::new();
         for (i, rect) in rects.enumerate() {
             let tiles = self.tiles_under(rect);
-            let group = *index.entry(tiles).or_insert_with(|| {
+            let first = tiles.rows.0 * self.columns + tiles.columns.0;
+            if by_first_tile.len() <= first {
+                by_first_tile.resize(first + 1, Vec::new());
+            }
+            let known = by_first_tile[first]
+                .iter()
+                .copied()
+                .find(|&g| groups[g].0 == tiles);
+            let group = known.unwrap_or_else(|| {
                 groups.push((tiles, Vec::new()));
+                by_first_tile[first].push(groups.len() - 1);
                 groups.len() - 1
             });
             groups[group].1.push(i);
