@@ -65,13 +65,7 @@ mod tests {
         let graph = Graph {
             steps: steps
                 .iter()
-                .map(|(id, _)| GraphStep {
-                    id: (*id).into(),
-                    name: String::new(),
-                    kind: String::new(),
-                    needs: Vec::new(),
-                    weight: 1.0,
-                })
+                .map(|(id, _)| GraphStep::bare(id, &[]))
                 .collect(),
         };
         let mut state = RunState::new("r1", None, "nightly", &graph, Utc::now());

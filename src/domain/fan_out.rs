@@ -229,13 +229,7 @@ mod tests {
     use super::*;
 
     fn step(id: &str, needs: &[&str]) -> GraphStep {
-        GraphStep {
-            id: id.into(),
-            name: String::new(),
-            kind: String::new(),
-            needs: needs.iter().map(|n| n.to_string()).collect(),
-            weight: 1.0,
-        }
+        GraphStep::bare(id, needs)
     }
 
     /// split → shard-0..shard-{n-1} → merge, and `side` needing split only.

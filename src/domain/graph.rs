@@ -27,6 +27,20 @@ fn default_weight() -> f64 {
     1.0
 }
 
+#[cfg(test)]
+impl GraphStep {
+    /// A step with only an id and its needs (no name, no kind, weight 1), for tests.
+    pub(crate) fn bare(id: &str, needs: &[&str]) -> GraphStep {
+        GraphStep {
+            id: id.into(),
+            name: String::new(),
+            kind: String::new(),
+            needs: needs.iter().map(|n| (*n).to_owned()).collect(),
+            weight: default_weight(),
+        }
+    }
+}
+
 /// Steps in declaration order; the order is part of the deterministic layout.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 pub struct Graph {

@@ -265,13 +265,7 @@ mod tests {
         use crate::api::ServerFrame;
         use crate::domain::{Graph, GraphStep};
         let graph = Graph {
-            steps: vec![GraphStep {
-                id: "a".into(),
-                name: "A".into(),
-                kind: String::new(),
-                needs: Vec::new(),
-                weight: 1.0,
-            }],
+            steps: vec![GraphStep::bare("a", &[])],
         };
         let mut state = RunState::new("r1", None, "nightly", &graph, chrono::Utc::now());
         state.seq = 7;

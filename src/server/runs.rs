@@ -514,13 +514,7 @@ mod tests {
         let store = Store::open(&dir.join("db.sqlite")).await.unwrap();
         let runs = Arc::new(Runs::new(Arc::new(store), Arc::new(Hub::default())));
         let graph = crate::domain::Graph {
-            steps: vec![crate::domain::GraphStep {
-                id: "a".into(),
-                name: String::new(),
-                kind: String::new(),
-                needs: Vec::new(),
-                weight: 1.0,
-            }],
+            steps: vec![crate::domain::GraphStep::bare("a", &[])],
         };
         let now = Utc::now();
         let initial = RunState::new("r1", None, "r1", &graph, now);
