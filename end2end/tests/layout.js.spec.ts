@@ -38,17 +38,23 @@ test('pages do not shift while they hydrate and live data arrives', async ({ pag
       }
     }).observe({ type: 'layout-shift', buffered: true });
   });
-  const started = await page.request.post('/api/v1/runs', { data: { pipeline: 'deploy-web' } });
-  expect(started.status()).toBe(201);
-  const run = (await started.json()).id as string;
+  // Each page watches a run of its own, started just before: a run that ended while its page
+  // was watched would change the page's content (its header loses Cancel and the time left).
+  const start = async () => {
+    const started = await page.request.post('/api/v1/runs', { data: { pipeline: 'deploy-web' } });
+    expect(started.status()).toBe(201);
+    return (await started.json()).id as string;
+  };
   const pages = [
-    { path: `/runs/${run}`, live: page.locator('.conn[data-state="live"]') },
-    { path: `/runs/${run}?step=starting-container`, live: page.locator('.conn[data-state="live"]') },
-    { path: '/', live: page.locator('aside.system-panel[data-live="true"]') },
-    { path: '/deployments', live: page.locator('ol.board[data-live="true"]') },
-    { path: '/pipelines/build-matrix', live: page.locator('svg.graph') },
+    { path: (run: string) => `/runs/${run}`, live: page.locator('.conn[data-state="live"]') },
+    { path: (run: string) => `/runs/${run}?step=starting-container`, live: page.locator('.conn[data-state="live"]') },
+    { path: () => '/', live: page.locator('aside.system-panel[data-live="true"]') },
+    { path: () => '/deployments', live: page.locator('ol.board[data-live="true"]') },
+    { path: () => '/pipelines/build-matrix', live: page.locator('svg.graph') },
   ];
-  for (const { path, live } of pages) {
+  for (const { path: pathOf, live } of pages) {
+    const run = await start();
+    const path = pathOf(run);
     await page.goto(path);
     await expect(live).toBeAttached({ timeout: 20_000 });
     // Live updates keep arriving meanwhile (the run's steps progress every few hundred ms).
@@ -60,6 +66,7 @@ test('pages do not shift while they hydrate and live data arrives', async ({ pag
     expect(sum(outside), `${path} shifted outside the timeline: ${JSON.stringify(outside)}`).toBeLessThan(
       MAX_SHIFT_OUTSIDE_TIMELINE,
     );
+    await page.request.post(`/api/v1/runs/${run}/cancel`);
   }
   // The measure itself works: a banner pushed in above the content is a shift it sees.
   await page.evaluate(() => {
@@ -70,5 +77,4 @@ test('pages do not shift while they hydrate and live data arrives', async ({ pag
   await expect
     .poll(() => page.evaluate(() => (window as unknown as { shifts: Shift[] }).shifts.reduce((sum, s) => sum + s.value, 0)))
     .toBeGreaterThan(MAX_SHIFT);
-  await page.request.post(`/api/v1/runs/${run}/cancel`);
 });

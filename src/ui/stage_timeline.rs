@@ -33,11 +33,25 @@ pub fn StageTimeline(stages: Vec<Stage>, state: RwSignal<RunState>) -> impl Into
             })
         })
     };
+    let marks: Vec<_> = stages.iter().map(|s| mark(s.steps.clone())).collect();
+    // The row's columns are counted here rather than left to flexbox: a browser that paints a
+    // half-parsed page would otherwise spread the stages parsed so far over the whole width,
+    // then move them all once the rest arrives.
+    let shown = Memo::new({
+        let kinds: Vec<_> = (stages.iter().map(|s| s.rollback))
+            .zip(marks.iter().copied())
+            .collect();
+        move |_| {
+            (kinds.iter())
+                .filter(|(rollback, mark)| !rollback || mark.get().0 != Status::Pending)
+                .count()
+        }
+    });
     let mut before = None;
     let items = stages
         .into_iter()
-        .map(|stage| {
-            let this = mark(stage.steps.clone());
+        .zip(marks)
+        .map(|(stage, this)| {
             let link = before.replace(this).map(|previous: Memo<(Status, f64)>| {
                 view! {
                     <span class="stage-link" data-status=move || previous.get().0.as_str() aria-hidden="true">
@@ -76,5 +90,5 @@ pub fn StageTimeline(stages: Vec<Stage>, state: RwSignal<RunState>) -> impl Into
             }
         })
         .collect_view();
-    view! { <ol class="stages">{items}</ol> }
+    view! { <ol class="stages" style=move || format!("--stages: {}", shown.get())>{items}</ol> }
 }

@@ -124,8 +124,8 @@ fn RunDetail(view: RunView, regrow: Callback<()>, panel: PanelData) -> impl Into
                         view! { <NodePanel run=run_id.clone() step name state clock typical_ms data=panel/> }.into_any()
                     }
                 })}
+                <Gantt graph steps state clock/>
             </div>
-            <Gantt graph steps state clock/>
         </section>
     }
 }
