@@ -43,7 +43,7 @@ pub fn StageTimeline(stages: Vec<Stage>, state: RwSignal<RunState>) -> impl Into
             .collect();
         move |_| {
             (kinds.iter())
-                .filter(|(rollback, mark)| !rollback || mark.get().0 != Status::Pending)
+                .filter(|(rollback, mark)| !hidden(*rollback, *mark))
                 .count()
         }
     });
@@ -67,11 +67,11 @@ pub fn StageTimeline(stages: Vec<Stage>, state: RwSignal<RunState>) -> impl Into
                     format!("{name}: {}, {}", status.as_str(), format::percent(progress))
                 }
             };
-            let hidden = move || stage.rollback && status() == Status::Pending;
+            let rollback = stage.rollback;
             view! {
                 <li
                     class="stage"
-                    class:hidden=hidden
+                    class:hidden=move || hidden(rollback, this)
                     data-stage=stage.steps.first().cloned().unwrap_or_default()
                     data-steps=stage.steps.join(" ")
                     data-status=move || status().as_str()
@@ -91,4 +91,9 @@ pub fn StageTimeline(stages: Vec<Stage>, state: RwSignal<RunState>) -> impl Into
         })
         .collect_view();
     view! { <ol class="stages" style=move || format!("--stages: {}", shown.get())>{items}</ol> }
+}
+
+/// A rollback stage stays out of the row until it runs.
+fn hidden(rollback: bool, mark: Memo<(Status, f64)>) -> bool {
+    rollback && mark.get().0 == Status::Pending
 }
