@@ -200,6 +200,37 @@ pub async fn subscribe(
         .map_err(|_| ClientError::Timeout(within))?
 }
 
+/// A subscriber that is ready: its socket, the index of its run and the seq its subscription
+/// starts after.
+pub type Subscriber = (Socket, usize, u64);
+
+/// Opens `count` subscribers round-robin over `runs`, `concurrency` attempts at a time, each
+/// attempt a task of its own: the runtime's threads share the connecting (from one task, one
+/// thread did all the client's work, the kernel's share of each loopback connect included, and
+/// the server waited on it with cores idle). Outcomes in the order they finish.
+pub async fn open_subscribers(
+    target: &Target,
+    runs: &[String],
+    count: usize,
+    concurrency: usize,
+    within: Duration,
+) -> Vec<Result<Subscriber, ClientError>> {
+    futures::stream::iter(0..count)
+        .map(|n| {
+            let run = n % runs.len();
+            let (id, target) = (runs[run].clone(), target.clone());
+            tokio::spawn(async move {
+                let mut socket = connect(&target, n).await?;
+                let start = subscribe(&mut socket, &id, within).await?;
+                Ok((socket, run, start))
+            })
+        })
+        .buffer_unordered(concurrency)
+        .map(|joined| joined.expect("a connection attempt does not panic"))
+        .collect()
+        .await
+}
+
 /// One event as the bench sees it: its seq and, for events the bench produced, the producer's
 /// counter and scheduled send time.
 #[derive(Clone, Copy, Debug, PartialEq)]

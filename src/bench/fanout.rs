@@ -2,7 +2,7 @@
 //! open-loop rate. Each event's latency runs from its *scheduled* send time to its arrival at
 //! a subscriber, so a server that falls behind cannot hide the queue it builds up.
 
-use super::client::{self, connect, create_run, post_events, progress_event, scan_events, Socket};
+use super::client::{self, create_run, post_events, progress_event, scan_events, Socket};
 use super::procfs;
 use super::stats::{histogram, record, Percentiles};
 use super::target::Target;
@@ -103,7 +103,16 @@ pub async fn run(
         produced: AtomicBool::new(false),
         deadline: Mutex::new(None),
     });
-    let sockets = open_subscribers(target, &runs, config.subscribers).await?;
+    let sockets = client::open_subscribers(
+        target,
+        &runs,
+        config.subscribers,
+        256,
+        Duration::from_secs(30),
+    )
+    .await
+    .into_iter()
+    .collect::<Result<Vec<_>, _>>()?;
     let readers: Vec<_> = sockets
         .into_iter()
         .map(|(socket, run, start)| tokio::spawn(read(socket, run, start, Arc::clone(&shared))))
@@ -158,28 +167,6 @@ pub async fn run(
         }
     }
     Ok(report)
-}
-
-/// Connects and subscribes `count` sockets, round-robin over `runs`, a few hundred at a time.
-async fn open_subscribers(
-    target: &Target,
-    runs: &[String],
-    count: usize,
-) -> Result<Vec<(Socket, usize, u64)>, client::ClientError> {
-    let opened = futures::stream::iter(0..count)
-        .map(|n| {
-            let run = n % runs.len();
-            let id = runs[run].clone();
-            async move {
-                let mut socket = connect(target, n).await?;
-                let start = client::subscribe(&mut socket, &id, Duration::from_secs(30)).await?;
-                Ok::<_, client::ClientError>((socket, run, start))
-            }
-        })
-        .buffer_unordered(256)
-        .collect::<Vec<_>>()
-        .await;
-    opened.into_iter().collect()
 }
 
 /// Reads one subscriber's frames until it has every acknowledged event of its run, or the

@@ -2,7 +2,7 @@
 //! memory, and how fast they connect. Every connection is then proven live: one event per run
 //! must reach all of them.
 
-use super::client::{self, connect, create_run, post_events, progress_event, scan_events};
+use super::client::{self, create_run, post_events, progress_event, scan_events};
 use super::procfs;
 use super::target::Target;
 use futures::StreamExt;
@@ -46,25 +46,20 @@ pub async fn run(target: &Target, config: &IdleConfig) -> Result<IdleReport, cli
     tokio::time::sleep(Duration::from_millis(500)).await;
     let before = target.pid.and_then(procfs::usage);
     let began = Instant::now();
-    let ids = &runs;
-    let opened: Vec<_> = futures::stream::iter(0..config.connections)
-        .map(|n| {
-            let id = ids[n % ids.len()].clone();
-            async move {
-                let mut socket = connect(target, n).await?;
-                client::subscribe(&mut socket, &id, Duration::from_secs(60)).await?;
-                Ok::<_, client::ClientError>(socket)
-            }
-        })
-        .buffer_unordered(config.concurrency)
-        .collect()
-        .await;
+    let opened = client::open_subscribers(
+        target,
+        &runs,
+        config.connections,
+        config.concurrency,
+        Duration::from_secs(60),
+    )
+    .await;
     let connect_time = began.elapsed().as_secs_f64();
     let mut report = IdleReport::default();
     let mut sockets = Vec::with_capacity(opened.len());
     for outcome in opened {
         match outcome {
-            Ok(socket) => sockets.push(socket),
+            Ok((socket, _, _)) => sockets.push(socket),
             Err(e) => {
                 if report.failed == 0 {
                     eprintln!("bench: a connection failed: {e}");

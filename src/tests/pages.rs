@@ -88,6 +88,17 @@ async fn pages_and_answers_are_compressed_but_event_streams_are_not() {
     .await;
     assert_eq!(page.status(), 200);
     assert_eq!(encoding(&page).as_deref(), Some("br"));
+    // What Chromium asks for: zstd, the quickest to compress, wins over brotli.
+    let page = get_with(
+        &server,
+        "/pipelines/build-matrix",
+        &[("accept-encoding", "gzip, deflate, br, zstd")],
+    )
+    .await;
+    assert_eq!(encoding(&page).as_deref(), Some("zstd"));
+    let body = page.bytes().await.unwrap();
+    let html = zstd::decode_all(&body[..]).expect("a zstd body");
+    assert!(String::from_utf8_lossy(&html).contains("build-matrix"));
     let gzip = get_with(&server, "/api/v1/pipelines", &[("accept-encoding", "gzip")]).await;
     assert_eq!(encoding(&gzip).as_deref(), Some("gzip"));
     let plain = get_with(&server, "/api/v1/pipelines", &[]).await;
