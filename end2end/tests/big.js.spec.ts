@@ -59,6 +59,20 @@ test('a 400-step graph arrives whole, then draws live only what is on screen', a
   await expect(nearNode).toHaveAttribute('data-status', 'running');
   await expect(nearNode.locator('.node-percent')).toHaveText('40%');
   await expect(page.locator(`svg.graph g.node[data-step="${far}"]`)).toHaveCount(0);
+  // That first drawing holds what is on screen, without the margin kept for scrolling (it is
+  // built before the page goes live); the first scroll adds the margin beyond the window.
+  const beyond = (px: number) =>
+    page.evaluate((px) => {
+      const box = document.querySelector('.graph-wrap')!.getBoundingClientRect();
+      const [top, bottom] = [Math.max(box.top, 0), Math.min(box.bottom, innerHeight)];
+      return [...document.querySelectorAll('svg.graph g.node')].filter((node) => {
+        const r = node.getBoundingClientRect();
+        return r.right < box.left - px || r.left > box.right + px || r.bottom < top - px || r.top > bottom + px;
+      }).length;
+    }, px);
+  expect(await beyond(120)).toBe(0);
+  await page.evaluate(() => window.scrollBy(0, 40));
+  await expect.poll(() => beyond(120)).toBeGreaterThan(0);
 
   // Live: a drawn node follows its events.
   await progress(page.request, run, near, 55);

@@ -84,17 +84,23 @@ pub fn GraphView(
                     viewport.measure(&wrap, width);
                 }
             };
-            // Once hydrated: draw live what the window shows, in place of the server's
-            // drawing. That drawing has the live one's size and place and was laid out for the
-            // first paint, so it is measured (cheaply) first; had the view been assumed instead,
-            // the next frame's measure would redraw the difference before the page went live.
+            // Once hydrated: draw live what the window shows (without the scrolling margin,
+            // which the first scroll or resize adds), in place of the server's drawing. That
+            // drawing has the live one's size and place and was laid out for the first paint,
+            // so it is measured (cheaply) first; had the view been assumed instead, the next
+            // frame's measure would redraw the difference before the page went live.
             // Measured again on the next frame, should the swap have moved anything.
+            let measure_visible = move || {
+                if let Some(wrap) = wrap.get_untracked() {
+                    viewport.measure_visible(&wrap, width);
+                }
+            };
             Effect::new(move |_| {
                 if let Some(wrap) = wrap.get() {
                     viewport.assume_unscrolled();
-                    viewport.measure(&wrap, width);
+                    viewport.measure_visible(&wrap, width);
                     drawn.set(true);
-                    request_animation_frame(measure);
+                    request_animation_frame(measure_visible);
                 }
             });
             let scroll = window_event_listener(leptos::ev::scroll, move |_| measure());

@@ -15,7 +15,9 @@ pub const VIRTUAL_FROM: usize = 300;
 /// `--graph-min-w`); narrower windows scroll it.
 pub const MIN_SHARE: f64 = 0.8;
 /// Graph units kept drawn beyond each side of the visible area, so scrolling shows a drawn
-/// graph while the next measure catches up.
+/// graph while the next measure catches up. The first live drawing has none
+/// ([`Viewport::measure_visible`]): the page goes live once what is on screen is drawn, and
+/// the first scroll or resize adds the margin.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 const MARGIN: f64 = 400.0;
 /// The window the server draws a big graph's first screen for (a large desktop's, in CSS
@@ -171,10 +173,23 @@ impl Viewport {
     }
 
     /// Measures which part of the graph (`width` graph units wide, drawn in the `svg.graph`
-    /// inside `wrap`) is on screen. Only moves the view by a quarter margin or more, so
-    /// scrolling re-evaluates the elements a few times a screen, not on every pixel.
+    /// inside `wrap`) is on screen, with the margin. Only moves the view by a quarter margin
+    /// or more, so scrolling re-evaluates the elements a few times a screen, not on every
+    /// pixel (a view without the margin always moves).
     #[cfg(feature = "hydrate")]
     pub fn measure(&self, wrap: &web_sys::Element, width: f64) {
+        self.measure_with(wrap, width, MARGIN);
+    }
+
+    /// What is on screen and nothing more: the first live drawing. Built in the same task as
+    /// hydration, before the page is live, the margin made it about half as large again.
+    #[cfg(feature = "hydrate")]
+    pub fn measure_visible(&self, wrap: &web_sys::Element, width: f64) {
+        self.measure_with(wrap, width, 0.0);
+    }
+
+    #[cfg(feature = "hydrate")]
+    fn measure_with(&self, wrap: &web_sys::Element, width: f64, margin: f64) {
         let (Some(window), Some(svg)) = (web_sys::window(), crate::ui::graph::svg_of(wrap)) else {
             return;
         };
@@ -198,12 +213,12 @@ impl Viewport {
         let scale = width / s.width();
         let seen = Rect {
             min: crate::domain::geometry::Point::new(
-                (left - s.left()) * scale - MARGIN,
-                (top - s.top()) * scale - MARGIN,
+                (left - s.left()) * scale - margin,
+                (top - s.top()) * scale - margin,
             ),
             max: crate::domain::geometry::Point::new(
-                (right.max(left) - s.left()) * scale + MARGIN,
-                (bottom.max(top) - s.top()) * scale + MARGIN,
+                (right.max(left) - s.left()) * scale + margin,
+                (bottom.max(top) - s.top()) * scale + margin,
             ),
         };
         let moved = self.view.with_untracked(|view| {
