@@ -4,7 +4,10 @@
 //!
 //! The server renders everything, as static markup (the page works without JavaScript);
 //! once hydrated, the browser measures the visible part of the graph, draws only that part
-//! live in place of the markup, and measures again on scroll and resize.
+//! live in place of the markup, and measures again on scroll and resize. What a move of the
+//! view brings into sight is drawn a few hundred elements per frame, nearest the middle of
+//! the view first: zooming a 2,000-step graph out drew hundreds of nodes in one frame of up
+//! to 150 ms.
 
 use crate::domain::geometry::Rect;
 use leptos::prelude::*;
@@ -53,6 +56,10 @@ pub fn first_screen() -> Rect {
 /// element made each move of the view quadratic: each of thousands of subscribers leaving a
 /// long subscriber list. Elements watch the few tiles they overlap; a tile watches the view.
 const TILE: f64 = 512.0;
+/// Elements (nodes, edges, markers) drawn per frame when a move of the view brings many into
+/// sight; the tiles nearest the middle of the view come first.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+const DRAWN_PER_FRAME: usize = 80;
 
 /// A block of tiles, first to last column and row (inclusive).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -66,31 +73,36 @@ pub struct Tiles {
 pub struct Viewport {
     /// Set by the browser only (the server draws everything).
     #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
-    view: RwSignal<Option<Rect>>,
-    /// Whether each tile (row-major, `columns` wide) is seen; empty when everything is drawn.
-    tiles: StoredValue<Vec<Memo<bool>>>,
+    view: StoredValue<Option<Rect>>,
+    /// Whether what lies over each tile (row-major, `columns` wide) is drawn; empty when
+    /// everything is drawn.
+    tiles: StoredValue<Vec<RwSignal<bool>>>,
+    /// Elements over each tile: what drawing it costs.
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    weights: StoredValue<Vec<usize>>,
+    /// Tiles in the view but not drawn yet, the next to draw last.
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    pending: StoredValue<Vec<usize>>,
+    /// Whether a frame is asked for to draw pending tiles.
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    drawing: StoredValue<bool>,
     columns: usize,
 }
 
 impl Viewport {
     /// A viewport over a graph `width` × `height` units; `virtual`: drawn only where seen.
     pub fn new(width: f64, height: f64, r#virtual: bool) -> Viewport {
-        let view = RwSignal::new(None::<Rect>);
         let (columns, rows) = if r#virtual {
             (tile_of(width) + 1, tile_of(height) + 1)
         } else {
             (0, 0)
         };
-        let tiles = (0..rows)
-            .flat_map(|row| (0..columns).map(move |column| (row, column)))
-            .map(|(row, column)| {
-                let tile = Rect::new(column as f64 * TILE, row as f64 * TILE, TILE, TILE);
-                Memo::new(move |_| view.with(|v| v.is_none_or(|v| v.intersects(&tile))))
-            })
-            .collect();
         Viewport {
-            view,
-            tiles: StoredValue::new(tiles),
+            view: StoredValue::new(None),
+            tiles: StoredValue::new((0..rows * columns).map(|_| RwSignal::new(true)).collect()),
+            weights: StoredValue::new(vec![0; rows * columns]),
+            pending: StoredValue::new(Vec::new()),
+            drawing: StoredValue::new(false),
             columns,
         }
     }
@@ -99,7 +111,8 @@ impl Viewport {
     /// in order of their first element, elements in order within each). Elements over the
     /// same tiles are shown and hidden together, so a group needs one `Show` where one per
     /// element cost a 2,000-step page some 10,000 of them (a memo and an effect each) before
-    /// it could draw its first screen. A graph drawn whole is one group.
+    /// it could draw its first screen. A graph drawn whole is one group. Adds the elements to
+    /// their tiles' weights, which pace the drawing of what comes into view.
     pub fn group(&self, rects: impl Iterator<Item = Rect>) -> Vec<(Tiles, Vec<usize>)> {
         let mut groups: Vec<(Tiles, Vec<usize>)> = Vec::new();
         // The groups by their first tile (row-major), so an element's is found among a few.
@@ -122,7 +135,26 @@ impl Viewport {
             });
             groups[group].1.push(i);
         }
+        self.weights.update_value(|weights| {
+            for (tiles, members) in &groups {
+                for tile in self.indices(*tiles) {
+                    if let Some(weight) = weights.get_mut(tile) {
+                        *weight += members.len();
+                    }
+                }
+            }
+        });
         groups
+    }
+
+    /// The row-major indices of `tiles`.
+    fn indices(&self, tiles: Tiles) -> impl Iterator<Item = usize> + '_ {
+        let columns = tiles.columns.0..=tiles.columns.1;
+        (tiles.rows.0..=tiles.rows.1).flat_map(move |row| {
+            columns
+                .clone()
+                .map(move |column| row * self.columns + column)
+        })
     }
 
     /// The tiles `rect` overlaps (all of them, as one group, when everything is drawn).
@@ -142,19 +174,93 @@ impl Viewport {
         if self.columns == 0 {
             return true;
         }
-        let (columns, rows) = (
-            tiles.columns.0..=tiles.columns.1,
-            tiles.rows.0..=tiles.rows.1,
-        );
-        self.tiles.with_value(|seen| {
-            rows.flat_map(|row| {
-                columns
-                    .clone()
-                    .map(move |column| row * self.columns + column)
-            })
-            .any(|i| seen.get(i).is_some_and(|tile| tile.get()))
+        self.tiles.with_value(|drawn| {
+            self.indices(tiles)
+                .any(|i| drawn.get(i).is_some_and(|tile| tile.get()))
         })
     }
+
+    /// Moves the view to `seen`: what leaves it goes at once; what comes into it is drawn
+    /// now up to `budget` elements (`None`: all of it), nearest the middle of `seen` first,
+    /// and the rest [`DRAWN_PER_FRAME`] at a time on the frames that follow.
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    fn set_view(&self, seen: Rect, budget: Option<usize>) {
+        self.view.set_value(Some(seen));
+        let middle = (
+            (seen.min.x + seen.max.x) / 2.0,
+            (seen.min.y + seen.max.y) / 2.0,
+        );
+        let mut pending: Vec<(f64, usize)> = Vec::new();
+        self.tiles.with_value(|tiles| {
+            for (i, tile) in tiles.iter().enumerate() {
+                let (column, row) = ((i % self.columns) as f64, (i / self.columns) as f64);
+                let area = Rect::new(column * TILE, row * TILE, TILE, TILE);
+                match (area.intersects(&seen), tile.get_untracked()) {
+                    (false, true) => tile.set(false),
+                    (true, false) => {
+                        let (dx, dy) = (
+                            (column + 0.5) * TILE - middle.0,
+                            (row + 0.5) * TILE - middle.1,
+                        );
+                        pending.push((dx * dx + dy * dy, i));
+                    }
+                    _ => {}
+                }
+            }
+        });
+        // Farthest first, so the nearest is popped first.
+        pending.sort_by(|a, b| b.0.total_cmp(&a.0));
+        self.pending
+            .set_value(pending.into_iter().map(|(_, i)| i).collect());
+        if !self.draw_pending(budget.unwrap_or(usize::MAX)) {
+            self.draw_on_next_frame();
+        }
+    }
+
+    /// Draws pending tiles, nearest first, up to `budget` elements (always at least one tile
+    /// that has any). Returns whether none is left.
+    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+    fn draw_pending(&self, budget: usize) -> bool {
+        let mut spent = 0;
+        loop {
+            let Some(next) = self.pending.with_value(|pending| pending.last().copied()) else {
+                return true;
+            };
+            let weight = self
+                .weights
+                .with_value(|w| w.get(next).copied().unwrap_or(0));
+            if spent > 0 && spent + weight > budget {
+                return false;
+            }
+            self.pending.update_value(|pending| {
+                pending.pop();
+            });
+            spent += weight;
+            self.tiles
+                .with_value(|tiles| tiles.get(next).map(|tile| tile.set(true)));
+        }
+    }
+
+    /// Asks for a frame that draws the next pending tiles (one request at a time).
+    #[cfg(feature = "hydrate")]
+    fn draw_on_next_frame(&self) {
+        if self.drawing.get_value() {
+            return;
+        }
+        self.drawing.set_value(true);
+        let this = *self;
+        request_animation_frame(move || {
+            this.drawing.set_value(false);
+            if !this.draw_pending(DRAWN_PER_FRAME) {
+                this.draw_on_next_frame();
+            }
+        });
+    }
+
+    /// Without a browser there are no frames (the unit tests draw what is pending themselves).
+    #[cfg(not(feature = "hydrate"))]
+    #[cfg_attr(not(test), allow(dead_code))]
+    fn draw_on_next_frame(&self) {}
 
     /// What the window shows of the graph unscrolled ([`unscrolled`]), needing no layout: the
     /// view where a measurement cannot be made (the graph not laid out yet).
@@ -169,27 +275,35 @@ impl Viewport {
         else {
             return;
         };
-        self.view.set(Some(unscrolled(screen_w, screen_h)));
+        self.set_view(unscrolled(screen_w, screen_h), None);
     }
 
     /// Measures which part of the graph (`width` graph units wide, drawn in the `svg.graph`
     /// inside `wrap`) is on screen, with the margin. Only moves the view by a quarter margin
     /// or more, so scrolling re-evaluates the elements a few times a screen, not on every
-    /// pixel (a view without the margin always moves).
+    /// pixel (a view without the margin always moves). What comes into view is drawn over
+    /// the next frames ([`DRAWN_PER_FRAME`]) when it is much.
     #[cfg(feature = "hydrate")]
     pub fn measure(&self, wrap: &web_sys::Element, width: f64) {
-        self.measure_with(wrap, width, MARGIN);
+        self.measure_with(wrap, width, MARGIN, Some(DRAWN_PER_FRAME));
     }
 
-    /// What is on screen and nothing more: the first live drawing. Built in the same task as
-    /// hydration, before the page is live, the margin made it about half as large again.
+    /// What is on screen and nothing more, drawn at once: the first live drawing. Built in
+    /// the same task as hydration, before the page is live, the margin made it about half as
+    /// large again.
     #[cfg(feature = "hydrate")]
     pub fn measure_visible(&self, wrap: &web_sys::Element, width: f64) {
-        self.measure_with(wrap, width, 0.0);
+        self.measure_with(wrap, width, 0.0, None);
     }
 
     #[cfg(feature = "hydrate")]
-    fn measure_with(&self, wrap: &web_sys::Element, width: f64, margin: f64) {
+    fn measure_with(
+        &self,
+        wrap: &web_sys::Element,
+        width: f64,
+        margin: f64,
+        budget: Option<usize>,
+    ) {
         let (Some(window), Some(svg)) = (web_sys::window(), crate::ui::graph::svg_of(wrap)) else {
             return;
         };
@@ -221,7 +335,7 @@ impl Viewport {
                 (bottom.max(top) - s.top()) * scale + margin,
             ),
         };
-        let moved = self.view.with_untracked(|view| {
+        let moved = self.view.with_value(|view| {
             view.is_none_or(|v| {
                 let far = |a: f64, b: f64| (a - b).abs() > MARGIN / 4.0;
                 far(v.min.x, seen.min.x)
@@ -231,7 +345,7 @@ impl Viewport {
             })
         });
         if moved {
-            self.view.set(Some(seen));
+            self.set_view(seen, budget);
         }
     }
 }
@@ -280,11 +394,41 @@ mod tests {
                 Rect::new(3.0 * TILE + 10.0, TILE + 10.0, 100.0, 64.0),
             ];
             let groups = viewport.group(rects.into_iter());
-            viewport
-                .view
-                .set(Some(Rect::new(TILE + 1.0, 0.0, TILE - 2.0, TILE - 2.0)));
+            viewport.set_view(Rect::new(TILE + 1.0, 0.0, TILE - 2.0, TILE - 2.0), None);
             let shown: Vec<bool> = groups.iter().map(|(t, _)| viewport.shows(*t)).collect();
             assert_eq!(shown, [false, true, false]);
+        });
+    }
+
+    #[test]
+    fn what_comes_into_view_is_drawn_within_the_budget_nearest_the_middle_first() {
+        reactive(|| {
+            let viewport = Viewport::new(4.0 * TILE, TILE, true);
+            // Three elements over each of the four tiles of one row.
+            let rects = (0..12).map(|i| Rect::new((i / 3) as f64 * TILE + 10.0, 10.0, 100.0, 64.0));
+            let groups = viewport.group(rects);
+            let shown =
+                || -> Vec<bool> { groups.iter().map(|(t, _)| viewport.shows(*t)).collect() };
+            viewport.set_view(Rect::new(TILE + 1.0, 1.0, 10.0, 10.0), None);
+            assert_eq!(shown(), [false, true, false, false]);
+            // What leaves the view goes at once.
+            viewport.set_view(Rect::new(2.0 * TILE + 1.0, 1.0, 10.0, 10.0), Some(5));
+            assert_eq!(shown(), [false, false, true, false]);
+            viewport.set_view(Rect::new(TILE + 100.0, 1.0, TILE, 10.0), Some(5));
+            assert_eq!(shown(), [false, true, true, false]);
+            // A budget is spent a tile at a time, at least one tile per frame.
+            viewport.set_view(Rect::new(2.0 * TILE + 1.0, 1.0, 10.0, 10.0), None);
+            viewport.set_view(Rect::new(0.0, 0.0, 4.0 * TILE, TILE), Some(5));
+            assert_eq!(shown().iter().filter(|s| **s).count(), 2);
+            assert!(!viewport.draw_pending(5));
+            assert_eq!(shown().iter().filter(|s| **s).count(), 3);
+            viewport.set_view(Rect::new(TILE + 100.0, 1.0, TILE, 10.0), None);
+            // Tiles 0 and 3 come into view, 3 nearer the middle: it is drawn first.
+            viewport.set_view(Rect::new(300.0, 0.0, 4.0 * TILE - 300.0, TILE), Some(5));
+            assert_eq!(shown(), [false, true, true, true]);
+            // The next frame draws the rest, up to the budget.
+            assert!(viewport.draw_pending(3));
+            assert_eq!(shown(), [true, true, true, true]);
         });
     }
 
