@@ -56,8 +56,8 @@ pub fn first_screen() -> Rect {
 /// element made each move of the view quadratic: each of thousands of subscribers leaving a
 /// long subscriber list. Elements watch the few tiles they overlap; a tile watches the view.
 const TILE: f64 = 512.0;
-/// Elements (nodes, edges, markers) drawn per frame when a move of the view brings many into
-/// sight; the tiles nearest the middle of the view come first.
+/// Nodes and edges (an edge with its marker) drawn per frame when a move of the view brings
+/// many into sight; the tiles nearest the middle of the view come first.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 const DRAWN_PER_FRAME: usize = 80;
 
