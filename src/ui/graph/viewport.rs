@@ -5,9 +5,9 @@
 //! The server renders everything, as static markup (the page works without JavaScript);
 //! once hydrated, the browser measures the visible part of the graph, draws only that part
 //! live in place of the markup, and measures again on scroll and resize. What a move of the
-//! view brings into sight is drawn a few hundred elements per frame, nearest the middle of
-//! the view first: zooming a 2,000-step graph out drew hundreds of nodes in one frame of up
-//! to 150 ms.
+//! view brings into sight is drawn some tens of elements per frame, nearest the middle of the
+//! view first: zooming a 2,000-step graph out drew hundreds of nodes in one frame of up to
+//! 200 ms.
 
 use crate::domain::geometry::Rect;
 use leptos::prelude::*;
@@ -54,7 +54,8 @@ pub fn first_screen() -> Rect {
 
 /// Side of the square tiles that elements watch, in graph units. One signal watched by every
 /// element made each move of the view quadratic: each of thousands of subscribers leaving a
-/// long subscriber list. Elements watch the few tiles they overlap; a tile watches the view.
+/// long subscriber list. Elements watch the few tiles they overlap; a move of the view sets
+/// the tiles it changes ([`Viewport::set_view`]).
 const TILE: f64 = 512.0;
 /// Nodes and edges (an edge with its marker) drawn per frame when a move of the view brings
 /// many into sight; the tiles nearest the middle of the view come first.
